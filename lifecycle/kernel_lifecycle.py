@@ -1,0 +1,408 @@
+"""The lifecycle core shared by every host: hooks, kernel creation, control loop, teardown.
+
+::
+
+    hooks = build_hooks("edit", config)
+    kernel, runtime = create_kernel(KernelArgs(...), emit, hooks)
+    try:
+        await listen_messages(kernel, control_queue, ui_queue, asyncio_queue_reader)
+    finally:
+        teardown_kernel(kernel, runtime)
+
+(:func:`serve` is exactly that.)  The Pyodide host reads :class:`asyncio.Queue` objects with
+:func:`asyncio_queue_reader`; the subprocess and thread hosts read :class:`queue.Queue`
+objects with :func:`threaded_queue_reader`, inside an event loop of the kernel's own thread.
+
+Hosts put commands with :func:`submit_command` (or raw msgpack frames with
+:func:`submit_frame`): UI-element and widget-state updates go to ``ui_queue`` and leave a
+wake-up token on ``control_queue``; everything else goes to ``control_queue`` in order.  When
+the loop takes a wake-up token it drains every waiting update, merges them (the latest value
+per element and per widget-state key wins) and runs the affected cells once.  Tokens whose
+updates were already merged find ``ui_queue`` empty and cost one non-blocking ``get``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import queue as thread_queue
+import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import msgspec
+
+from lifecycle import context as context_mod
+from lifecycle import protocol
+from lifecycle.kernel import Hooks, Kernel, KernelConfig
+
+log = logging.getLogger("amphikernel.lifecycle")
+
+ConsoleMode = Literal["fd", "replace", "thread-local"]
+StorageMode = Literal["in_memory", "shared_memory"]
+
+
+class KernelArgs(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """How to build a kernel (JSON/msgpack-serialisable: the subprocess host sends it on the
+    kernel's stdin).
+
+    Attributes:
+        mode: ``"edit"`` or ``"run"``.
+        semantics: ``"script"`` or ``"strict"``.
+        console: console capture mode (:mod:`lifecycle.streams`), ``None`` for none.
+        virtual_files: virtual-file storage, ``None`` to disable virtual files.
+        output_max_bytes: outputs above this many bytes become a notice.
+        install_main: make the kernel's module ``__main__`` (one kernel per process).
+        max_console_bytes: console output kept per cell run, in bytes.
+        cwd: working directory to change to (subprocess kernels), ``None`` to keep.
+    """
+
+    mode: Literal["edit", "run"] = "edit"
+    semantics: Literal["script", "strict"] = "script"
+    console: ConsoleMode | None = None
+    virtual_files: StorageMode | None = None
+    output_max_bytes: int = 10_000_000
+    install_main: bool = False
+    max_console_bytes: int = 5_000_000
+    cwd: str | None = None
+
+
+@dataclass
+class KernelRuntime:
+    """What :func:`create_kernel` set up around the kernel and :func:`teardown_kernel` undoes."""
+
+    context: context_mod.KernelContext
+    console: Any = None
+    virtual_files: Any = None
+    closers: list[Callable[[], None]] = field(default_factory=list)
+    torn_down: bool = False
+
+
+# ---------------------------------------------------------------------------- hooks
+
+
+def _report_variables(kernel: Kernel, ran: list[str]) -> None:
+    if ran:
+        kernel.emit(protocol.Variables(cells=kernel.defined_variables(ran)))
+
+
+def build_hooks(mode: Literal["edit", "run"], config: KernelConfig | None = None) -> Hooks:
+    """The execution hooks for a mode.
+
+    Edit mode reports the variables each run defined (``variables``); run (app) mode reports
+    nothing about code or variables.
+
+    Raises:
+        ValueError: unknown mode.
+    """
+    if mode == "edit":
+        return Hooks(on_finish=[_report_variables])
+    if mode == "run":
+        return Hooks()
+    raise ValueError(f"unknown kernel mode {mode!r} (expected 'edit' or 'run')")
+
+
+# ------------------------------------------------------------------------- creation
+
+
+def create_kernel(
+    args: KernelArgs, emit: context_mod.Emit, hooks: Hooks | None = None
+) -> tuple[Kernel, KernelRuntime]:
+    """Construct a kernel and its runtime context (console capture, virtual files).
+
+    Args:
+        args: how to build it (:class:`KernelArgs`).
+        emit: sends a notification to the host; must be thread-safe.
+        hooks: execution hooks; default :func:`build_hooks` for ``args.mode``.
+
+    Returns:
+        ``(kernel, runtime)``; pass both to :func:`teardown_kernel` on every exit path.
+    """
+    store = None
+    if args.virtual_files is not None:
+        from lifecycle.virtual_files import create_store
+
+        store = create_store(args.virtual_files)
+    ctx = context_mod.KernelContext(
+        emit, virtual_files=store, output_max_bytes=args.output_max_bytes
+    )
+    runtime = KernelRuntime(context=ctx, virtual_files=store)
+    try:
+        if args.cwd is not None:
+            os.chdir(args.cwd)
+        console = None
+        if args.console is not None:
+            from lifecycle.streams import create_console
+
+            def sink(cell_id: str, stream: Any, text: str) -> None:
+                emit(protocol.CellConsole(cell_id=cell_id, stream=stream, text=text))
+
+            console = create_console(args.console, sink, max_bytes_per_cell=args.max_console_bytes)
+        runtime.console = console
+        config = KernelConfig(
+            mode=args.mode,
+            semantics=args.semantics,
+            output_max_bytes=args.output_max_bytes,
+            install_main=args.install_main,
+            redact_tracebacks=args.mode == "run",
+        )
+        kernel = Kernel(
+            emit, ctx, config, hooks if hooks is not None else build_hooks(args.mode, config), console
+        )
+        context_mod.register(ctx)
+        for setup in _EXTENSION_SETUPS:
+            setup(kernel, runtime)
+    except BaseException:
+        _close_runtime(runtime)
+        raise
+    return kernel, runtime
+
+
+_EXTENSION_SETUPS: list[Callable[[Kernel, KernelRuntime], None]] = []
+
+
+def register_extension(setup: Callable[[Kernel, KernelRuntime], None]) -> None:
+    """Run ``setup(kernel, runtime)`` for every kernel created from now on (UI elements,
+    widgets, stdin install themselves this way; ``runtime.closers`` undo them)."""
+    if setup not in _EXTENSION_SETUPS:
+        _EXTENSION_SETUPS.append(setup)
+
+
+def ready_notification(capabilities: list[str] | None = None) -> protocol.KernelReady:
+    """The ``kernel-ready`` notification for this interpreter."""
+    return protocol.KernelReady(
+        protocol=protocol.PROTOCOL_VERSION,
+        capabilities=capabilities or [],
+        python=".".join(map(str, sys.version_info[:3])),
+        pid=os.getpid(),
+    )
+
+
+# --------------------------------------------------------------------- queue readers
+
+GetRequest = Callable[[Any], Awaitable[Any]]
+
+
+async def asyncio_queue_reader(q: asyncio.Queue[Any]) -> Any:
+    """Next item of an :class:`asyncio.Queue` (Pyodide host)."""
+    return await q.get()
+
+
+async def threaded_queue_reader(q: thread_queue.Queue[Any]) -> Any:
+    """Next item of a :class:`queue.Queue` filled by other threads (subprocess/thread hosts).
+
+    Waiting items are taken without a thread hop.  Otherwise, if the kernel's event loop has
+    other tasks (a cell started background tasks), the wait happens in an executor thread so
+    those tasks keep running; if not, it blocks this thread directly (lowest latency).
+    """
+    try:
+        return q.get_nowait()
+    except thread_queue.Empty:
+        pass
+    if len(asyncio.all_tasks()) > 1:
+        return await asyncio.get_running_loop().run_in_executor(None, q.get)
+    return q.get()
+
+
+# ----------------------------------------------------------------------- control loop
+
+
+class _UIWake:
+    """Token on the control queue: UI/widget updates are waiting on the UI queue."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "UI_WAKE"
+
+
+UI_WAKE = _UIWake()
+
+
+def is_mergeable(command: Any) -> bool:
+    """Whether UI-merge batches this command (UI values and widget state updates)."""
+    return isinstance(command, protocol.UpdateUIElement) or (
+        isinstance(command, protocol.WidgetModel) and command.method == "update"
+    )
+
+
+def submit_command(control_queue: Any, ui_queue: Any, command: Any) -> None:
+    """Put a decoded command on the right queue (works for asyncio and thread queues)."""
+    if is_mergeable(command):
+        ui_queue.put_nowait(command)
+        control_queue.put_nowait(UI_WAKE)
+    else:
+        control_queue.put_nowait(command)
+
+
+def submit_frame(control_queue: Any, ui_queue: Any, frame: bytes | bytearray | memoryview) -> None:
+    """Decode a msgpack command frame and submit it.  A frame that does not decode is
+    queued as its error, which the loop reports as ``kernel-error`` in order."""
+    try:
+        command = protocol.decode_command(frame)
+    except protocol.CommandDecodeError as exc:
+        control_queue.put_nowait(exc)
+        return
+    submit_command(control_queue, ui_queue, command)
+
+
+def _place_buffers(state: dict[str, Any], paths: list[list[str | int]], buffers: list[bytes]) -> dict[str, Any]:
+    """Put binary buffers into a widget state at their paths (Jupyter widget message spec)."""
+    if not paths:
+        return state
+    state = dict(state)
+    for path, buf in zip(paths, buffers):
+        if not path:
+            continue
+        target: Any = state
+        for key in path[:-1]:
+            target = target[key]
+        target[path[-1]] = buf
+    return state
+
+
+def merge_ui_updates(batch: list[Any]) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """Merge waiting updates: element id -> last value, model id -> merged state delta
+    (with binary buffers placed inline).  Order within the batch decides: later wins."""
+    values: dict[str, Any] = {}
+    models: dict[str, dict[str, Any]] = {}
+    for command in batch:
+        if isinstance(command, protocol.UpdateUIElement):
+            values.update(command.values)
+        else:
+            state = _place_buffers(command.state, command.buffer_paths, command.buffers)
+            models.setdefault(command.model_id, {}).update(state)
+    return values, models
+
+
+def _drain(q: Any) -> list[Any]:
+    items: list[Any] = []
+    while True:
+        try:
+            items.append(q.get_nowait())
+        except (thread_queue.Empty, asyncio.QueueEmpty):
+            return items
+
+
+async def _apply_ui_batch(kernel: Kernel, batch: list[Any]) -> None:
+    values, models = merge_ui_updates(batch)
+    await kernel.apply_ui_updates(values, models)
+
+
+def _report(kernel: Kernel, exc: BaseException, command: Any) -> None:
+    tag = getattr(getattr(type(command), "__struct_config__", None), "tag", None)
+    log.error("error while handling %s: %r", tag or type(command).__name__, exc, exc_info=exc)
+    kernel.emit(
+        protocol.KernelError(
+            message=f"error while handling {tag or type(command).__name__}: {type(exc).__name__}: {exc}",
+            command_type=tag if isinstance(tag, str) else None,
+            detail=repr(exc),
+        )
+    )
+
+
+async def listen_messages(
+    kernel: Kernel, control_queue: Any, ui_queue: Any, get_request: GetRequest
+) -> None:
+    """The control loop: take commands from ``control_queue`` until ``stop``.
+
+    Args:
+        kernel: the kernel to drive.
+        control_queue: commands in order, :data:`UI_WAKE` tokens, raw msgpack frames, or
+            :class:`~lifecycle.protocol.CommandDecodeError` items (reported as errors).
+        ui_queue: UI-element and widget-state updates waiting to be merged.
+        get_request: :func:`asyncio_queue_reader` or :func:`threaded_queue_reader`.
+
+    An exception while handling one message becomes a ``kernel-error`` notification and a
+    log line; it never ends the loop.  Only ``stop`` (or cancellation) ends it.
+    """
+    while True:
+        try:
+            item = await get_request(control_queue)
+        except KeyboardInterrupt:  # an interrupt that arrived while idle: nothing to stop
+            continue
+        try:
+            if item is UI_WAKE:
+                batch = _drain(ui_queue)
+                if batch:
+                    await _apply_ui_batch(kernel, batch)
+                continue
+            if isinstance(item, (bytes, bytearray, memoryview)):
+                try:
+                    item = protocol.decode_command(item)
+                except protocol.CommandDecodeError as exc:
+                    kernel.emit(exc.to_notification())
+                    continue
+                if is_mergeable(item):
+                    await _apply_ui_batch(kernel, [item, *_drain(ui_queue)])
+                    continue
+            if isinstance(item, protocol.CommandDecodeError):
+                kernel.emit(item.to_notification())
+                continue
+            if isinstance(item, protocol.Stop):
+                return
+            await kernel.handle_message(item)
+        except asyncio.CancelledError:
+            raise
+        except (Exception, KeyboardInterrupt, SystemExit) as exc:
+            _report(kernel, exc, item)
+
+
+# ------------------------------------------------------------------------- teardown
+
+
+def _close_runtime(runtime: KernelRuntime) -> None:
+    for closer in reversed(runtime.closers):
+        try:
+            closer()
+        except Exception:
+            log.exception("teardown step %r failed", closer)
+    runtime.closers.clear()
+    if runtime.console is not None:
+        try:
+            runtime.console.close()
+        except Exception:
+            log.exception("closing console capture failed")
+    if runtime.virtual_files is not None:
+        try:
+            runtime.virtual_files.shutdown()
+        except Exception:
+            log.exception("shutting down virtual files failed")
+    context_mod.unregister(runtime.context)
+
+
+def teardown_kernel(kernel: Kernel, runtime: KernelRuntime) -> None:
+    """Release everything a kernel holds (idempotent; safe on every exit path): extension
+    closers, console capture (streams restored), virtual files (shared memory unlinked),
+    the context registration, and the globals."""
+    if runtime.torn_down:
+        return
+    runtime.torn_down = True
+    try:
+        _close_runtime(runtime)
+    finally:
+        kernel.close()
+
+
+async def serve(
+    args: KernelArgs,
+    emit: context_mod.Emit,
+    control_queue: Any,
+    ui_queue: Any,
+    get_request: GetRequest,
+    *,
+    capabilities: list[str] | None = None,
+    on_ready: Callable[[Kernel, KernelRuntime], None] | None = None,
+) -> None:
+    """Create a kernel, announce ``kernel-ready``, run the control loop until ``stop``, and
+    tear down on every exit path (stop, exception, cancellation)."""
+    kernel, runtime = create_kernel(args, emit)
+    try:
+        if on_ready is not None:
+            on_ready(kernel, runtime)
+        emit(ready_notification(capabilities))
+        await listen_messages(kernel, control_queue, ui_queue, get_request)
+    finally:
+        teardown_kernel(kernel, runtime)

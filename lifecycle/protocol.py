@@ -1,0 +1,418 @@
+"""The kernel protocol: commands (host -> kernel) and notifications (kernel -> host).
+
+Every message is a :class:`msgspec.Struct` in a tagged union with ``tag_field="type"`` and a
+kebab-case tag.  Frames are msgpack on every channel; binary payloads (images, widget buffers,
+virtual files) travel as msgpack ``bin``.  Schema evolution follows msgspec's rules: new fields
+always get defaults, no field changes type, no tag is reused.  Bump :data:`PROTOCOL_VERSION`
+only for a change an older peer cannot ignore.
+
+Decoding never crashes a peer:
+
+* :func:`decode_command` raises :class:`CommandDecodeError` (with the command type when it can
+  be read and the reason); :meth:`CommandDecodeError.to_notification` turns it into the
+  ``kernel-error`` notification the kernel sends back before it goes on serving.
+* :func:`decode_notification` returns an :class:`UnknownNotification` carrying the tag and the
+  raw frame for a ``type`` this version does not know, so hosts can forward it untouched.
+
+``python -m lifecycle.protocol --schema`` prints the JSON Schema of both unions.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any, Literal, Union
+
+import msgspec
+
+PROTOCOL_VERSION = 1
+"""Integer protocol version, announced by the kernel on its ready line and ``kernel-ready``."""
+
+MimeBundle = dict[str, Any]
+"""A display mimebundle: MIME type -> payload (``str``, ``bytes`` or a JSON-like value)."""
+
+CellStatusName = Literal["queued", "running", "idle", "stale", "errored-ancestor", "disabled"]
+
+
+class _Message(msgspec.Struct, tag_field="type", omit_defaults=True):
+    """Base of every message; subclasses set ``tag``."""
+
+
+# --------------------------------------------------------------------------- commands
+
+
+class ExecuteCells(_Message, tag="execute-cells"):
+    """Register or change cells and run them (and every cell downstream of them).
+
+    ``cell_ids[i]`` has source ``codes[i]``.  ``order``, when given, is the notebook's full
+    cell order (ids); otherwise new cells are appended in the order given.
+    """
+
+    cell_ids: list[str]
+    codes: list[str]
+    order: list[str] | None = None
+
+
+class DeleteCells(_Message, tag="delete-cells"):
+    """Remove cells: their definitions leave the globals and their dependents re-run."""
+
+    cell_ids: list[str]
+
+
+class UpdateUIElement(_Message, tag="update-ui-element"):
+    """New values for UI elements, element id -> value (many per message)."""
+
+    values: dict[str, Any]
+
+
+class WidgetModel(_Message, tag="widget-model"):
+    """A frontend change to a widget model (anywidget / Jupyter widget message spec).
+
+    ``method`` is ``"update"`` (a state delta; merged like UI updates) or ``"custom"``
+    (``content`` for the model's ``on_msg`` handlers).  ``buffers[i]`` is placed at
+    ``buffer_paths[i]`` inside ``state`` (or ``content``).
+    """
+
+    model_id: str
+    method: Literal["update", "custom"] = "update"
+    state: dict[str, Any] = {}
+    content: Any = None
+    buffer_paths: list[list[str | int]] = []
+    buffers: list[bytes] = []
+
+
+class Interrupt(_Message, tag="interrupt"):
+    """Interrupt the running cell (hosts deliver it out of band; in the queue it is a no-op)."""
+
+
+class Stop(_Message, tag="stop"):
+    """End the control loop; the kernel tears down."""
+
+
+class SetConfig(_Message, tag="set-config"):
+    """Change kernel settings; ``None`` fields are left as they are."""
+
+    semantics: Literal["script", "strict"] | None = None
+    output_max_bytes: int | None = None
+    autorun: bool | None = None
+
+
+class InputReply(_Message, tag="input-reply"):
+    """The text typed in answer to an ``input-request``."""
+
+    request_id: str
+    text: str = ""
+
+
+class Complete(_Message, tag="complete"):
+    """Ask for code completions at ``cursor`` (a character offset into ``code``)."""
+
+    request_id: str
+    code: str
+    cursor: int
+    cell_id: str | None = None
+
+
+class InstallPackages(_Message, tag="install-packages"):
+    """Install packages (requirement strings) into the kernel's environment."""
+
+    packages: list[str]
+    request_id: str = ""
+
+
+Command = Union[  # noqa: UP007 - msgspec needs a real Union object for the decoder
+    ExecuteCells,
+    DeleteCells,
+    UpdateUIElement,
+    WidgetModel,
+    Interrupt,
+    Stop,
+    SetConfig,
+    InputReply,
+    Complete,
+    InstallPackages,
+]
+
+# ----------------------------------------------------------------------- notifications
+
+
+class KernelReady(_Message, tag="kernel-ready"):
+    """The kernel can run cells."""
+
+    protocol: int = PROTOCOL_VERSION
+    capabilities: list[str] = []
+    python: str = ""
+    pid: int = 0
+
+
+class CellStatus(_Message, tag="cell-status"):
+    """A cell's run state.  ``running`` means: clear the cell's previous outputs."""
+
+    cell_id: str
+    status: CellStatusName
+    timestamp: float = 0.0
+
+
+class CellOutput(_Message, tag="cell-output"):
+    """One output of a cell (the last expression's value or a ``display()`` call)."""
+
+    cell_id: str
+    data: MimeBundle
+    metadata: dict[str, Any] = {}
+    kind: Literal["result", "display"] = "display"
+
+
+class CellConsole(_Message, tag="cell-console"):
+    """A chunk of a cell's stdout or stderr, in order."""
+
+    cell_id: str
+    stream: Literal["stdout", "stderr"]
+    text: str
+
+
+class TracebackFrame(msgspec.Struct, omit_defaults=True):
+    """One frame of a cell error: ``cell_id`` is ``None`` for frames outside cells."""
+
+    filename: str
+    lineno: int
+    name: str
+    line: str = ""
+    cell_id: str | None = None
+
+
+class CellError(_Message, tag="cell-error"):
+    """An exception raised by a cell (or a cell that could not run: syntax, cycle, ...)."""
+
+    cell_id: str
+    ename: str
+    evalue: str
+    frames: list[TracebackFrame] = []
+    traceback: str = ""
+
+
+class CompletedRun(_Message, tag="completed-run"):
+    """Every cell of a run has finished; ``cell_ids`` are the cells that ran."""
+
+    cell_ids: list[str] = []
+
+
+class UIElementValue(_Message, tag="ui-element-value"):
+    """A UI element's value changed kernel-side (``element.value = x``)."""
+
+    element_id: str
+    value: Any = None
+
+
+class WidgetModelUpdate(_Message, tag="widget-model-update"):
+    """A kernel-side widget model change: ``open`` (full state), ``update``, ``custom``, ``close``."""
+
+    model_id: str
+    method: Literal["open", "update", "custom", "close"] = "update"
+    state: dict[str, Any] = {}
+    content: Any = None
+    buffer_paths: list[list[str | int]] = []
+    buffers: list[bytes] = []
+
+
+class InputRequest(_Message, tag="input-request"):
+    """A cell waits in ``input()``/``getpass()`` for an ``input-reply``."""
+
+    request_id: str
+    cell_id: str = ""
+    prompt: str = ""
+    password: bool = False
+
+
+class Completion(msgspec.Struct, omit_defaults=True):
+    """One completion candidate."""
+
+    name: str
+    kind: str = ""
+    signature: str = ""
+    doc: str = ""
+
+
+class CompletionResult(_Message, tag="completion-result"):
+    """Answer to ``complete``; ``start`` is the offset where the completed word begins."""
+
+    request_id: str
+    completions: list[Completion] = []
+    start: int = 0
+
+
+class VariableInfo(msgspec.Struct, omit_defaults=True):
+    """A global defined by a cell: name, type name and a short repr."""
+
+    name: str
+    type: str = ""
+    repr: str = ""
+
+
+class Variables(_Message, tag="variables"):
+    """Per cell: the globals it defines (only the cells that ran)."""
+
+    cells: dict[str, list[VariableInfo]] = {}
+
+
+class KernelError(_Message, tag="kernel-error"):
+    """The kernel could not handle a message; it keeps serving."""
+
+    message: str
+    command_type: str | None = None
+    detail: str = ""
+
+
+class PackagesInstalled(_Message, tag="packages-installed"):
+    """Result of ``install-packages`` (or of an automatic install before a run)."""
+
+    request_id: str = ""
+    installed: list[str] = []
+    failed: dict[str, str] = {}
+
+
+Notification = Union[  # noqa: UP007
+    KernelReady,
+    CellStatus,
+    CellOutput,
+    CellConsole,
+    CellError,
+    CompletedRun,
+    UIElementValue,
+    WidgetModelUpdate,
+    InputRequest,
+    CompletionResult,
+    Variables,
+    KernelError,
+    PackagesInstalled,
+]
+
+
+class UnknownNotification(msgspec.Struct):
+    """A notification whose ``type`` this version does not know: forwarded untouched."""
+
+    type: str
+    raw: bytes
+
+
+# ------------------------------------------------------------------------------ codec
+
+COMMAND_TYPES: dict[str, type[Any]] = {c.__struct_config__.tag: c for c in Command.__args__}
+NOTIFICATION_TYPES: dict[str, type[Any]] = {
+    n.__struct_config__.tag: n for n in Notification.__args__
+}
+UI_COMMANDS = (UpdateUIElement,)
+"""Command classes that UI-merge batches (plus ``widget-model`` with method ``update``)."""
+
+_encoder = msgspec.msgpack.Encoder()
+_command_decoder = msgspec.msgpack.Decoder(Command)
+_notification_decoder = msgspec.msgpack.Decoder(Notification)
+_raw_decoder = msgspec.msgpack.Decoder()
+
+
+class ProtocolError(ValueError):
+    """A frame could not be decoded."""
+
+
+class CommandDecodeError(ProtocolError):
+    """A command frame was malformed, of unknown type, or failed validation.
+
+    ``command_type`` is the frame's ``type`` when it could be read, else ``None``.
+    """
+
+    def __init__(self, reason: str, command_type: str | None = None) -> None:
+        self.reason = reason
+        self.command_type = command_type
+        what = f"command {command_type!r}" if command_type else "command"
+        super().__init__(f"invalid {what}: {reason}")
+
+    def to_notification(self) -> KernelError:
+        """The ``kernel-error`` notification that reports this error to the host."""
+        return KernelError(message=str(self), command_type=self.command_type, detail=self.reason)
+
+
+def encode(message: msgspec.Struct) -> bytes:
+    """Encode a command or notification as one msgpack frame (bytes)."""
+    if isinstance(message, UnknownNotification):
+        return message.raw
+    return _encoder.encode(message)
+
+
+def _peek_type(frame: bytes) -> str | None:
+    """The ``type`` field of a frame, or ``None`` if the frame is not a msgpack map with one."""
+    try:
+        raw = _raw_decoder.decode(frame)
+    except (msgspec.DecodeError, ValueError, TypeError):
+        return None
+    if isinstance(raw, dict):
+        tag = raw.get("type")
+        return tag if isinstance(tag, str) else None
+    return None
+
+
+def decode_command(frame: bytes | bytearray | memoryview) -> Command:
+    """Decode one msgpack command frame.
+
+    Raises:
+        CommandDecodeError: truncated or non-msgpack bytes, a frame that is not a map, an
+            unknown ``type``, or a known type whose fields fail validation (missing required
+            field, wrong type).  The message names the type and the reason.
+    """
+    try:
+        return _command_decoder.decode(frame)
+    except msgspec.ValidationError as exc:
+        tag = _peek_type(bytes(frame))
+        if tag is not None and tag not in COMMAND_TYPES:
+            raise CommandDecodeError(f"unknown command type {tag!r}", tag) from None
+        raise CommandDecodeError(str(exc), tag) from None
+    except msgspec.DecodeError as exc:
+        raise CommandDecodeError(f"malformed msgpack frame ({exc})") from None
+
+
+def decode_notification(frame: bytes | bytearray | memoryview) -> Notification | UnknownNotification:
+    """Decode one msgpack notification frame.
+
+    A frame whose ``type`` is not known to this version becomes an
+    :class:`UnknownNotification` (tag + raw bytes).
+
+    Raises:
+        ProtocolError: malformed msgpack, or a known type that fails validation.
+    """
+    try:
+        return _notification_decoder.decode(frame)
+    except msgspec.ValidationError as exc:
+        data = bytes(frame)
+        tag = _peek_type(data)
+        if tag is not None and tag not in NOTIFICATION_TYPES:
+            return UnknownNotification(type=tag, raw=data)
+        raise ProtocolError(f"invalid notification {tag!r}: {exc}") from None
+    except msgspec.DecodeError as exc:
+        raise ProtocolError(f"malformed msgpack frame ({exc})") from None
+
+
+def json_schema() -> dict[str, Any]:
+    """JSON Schema (2020-12, as produced by msgspec) of the command and notification unions."""
+    (commands, notifications), components = msgspec.json.schema_components(
+        [Command, Notification], ref_template="#/$defs/{name}"
+    )
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "amphikernel protocol",
+        "protocol_version": PROTOCOL_VERSION,
+        "commands": commands,
+        "notifications": notifications,
+        "$defs": components,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m lifecycle.protocol --schema``: print the protocol's JSON Schema."""
+    args = sys.argv[1:] if argv is None else argv
+    if args != ["--schema"]:
+        print("usage: python -m lifecycle.protocol --schema", file=sys.stderr)
+        return 2
+    print(json.dumps(json_schema(), indent=2, sort_keys=True))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

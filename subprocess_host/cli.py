@@ -1,0 +1,139 @@
+"""The ``amphi`` command line.
+
+Errors are one clear line on stderr and a non-zero exit code, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from lifecycle.notebook import (
+    Cell,
+    Notebook,
+    NotebookFormatError,
+    new_cell_id,
+    read_notebook,
+    write_notebook,
+)
+from lifecycle.outputs import output_text
+
+
+def _version() -> str:
+    try:
+        return version("amphikernel")
+    except PackageNotFoundError:  # running from a source tree
+        return "0+unknown"
+
+
+class CliError(Exception):
+    """A user-facing error: printed as one line, exit code 1 (2 for usage)."""
+
+
+def _read(path: str) -> Notebook:
+    p = Path(path)
+    if not p.exists():
+        raise CliError(f"no such notebook: {path}")
+    try:
+        return read_notebook(p)
+    except (NotebookFormatError, UnicodeDecodeError, OSError) as exc:
+        raise CliError(f"cannot read {path}: {exc}") from None
+
+
+def print_text(nb: Notebook, out: object = None) -> None:
+    """Print a notebook's outputs as plain text, cell by cell."""
+    stream = out or sys.stdout
+    for index, cell in enumerate(nb.cells):
+        if cell.kind != "code":
+            continue
+        title = cell.name or cell.id
+        count = f"[{cell.execution_count}]" if cell.execution_count is not None else "[ ]"
+        print(f"── {count} cell {index + 1} ({title}) " + "─" * 20, file=stream)
+        for output in cell.outputs:
+            print(output_text(output), end="", file=stream)
+
+
+def cmd_execute(args: argparse.Namespace) -> int:
+    from subprocess_host.headless import run_in_process
+
+    nb = _read(args.notebook)
+    cwd = args.cwd or str(Path(args.notebook).resolve().parent)
+    result = run_in_process(nb, cwd=cwd, timeout=args.timeout)
+    if args.format == "text":
+        print_text(result.notebook)
+    if args.output:
+        write_notebook(Path(args.output), result.notebook)
+        print(f"wrote {args.output}", file=sys.stderr)
+    for message in result.kernel_errors:
+        print(f"kernel error: {message}", file=sys.stderr)
+    if result.failed_cells:
+        print(f"{len(result.failed_cells)} cell(s) failed: {', '.join(result.failed_cells)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    nb = _read(args.source)
+    target = Path(args.target)
+    if target.suffix not in (".py", ".ipynb"):
+        raise CliError(f"cannot tell the format of {args.target}: use a .py or .ipynb name")
+    write_notebook(target, nb)
+    print(f"wrote {target}", file=sys.stderr)
+    return 0
+
+
+def cmd_new(args: argparse.Namespace) -> int:
+    path = Path(args.notebook)
+    if path.exists():
+        raise CliError(f"{path} already exists")
+    nb = Notebook(cells=[Cell(id=new_cell_id(), kind="code", source="")])
+    write_notebook(path, nb)
+    print(f"created {path}", file=sys.stderr)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="amphi", description="amphikernel: a reactive Python notebook runtime.")
+    parser.add_argument("--version", action="version", version=f"amphi {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    ex = sub.add_parser("execute", help="run every cell headless, print outputs, optionally write an .ipynb")
+    ex.add_argument("notebook", help="a percent-format .py or an .ipynb")
+    ex.add_argument("-o", "--output", help="write the notebook with outputs to this .ipynb (or .py)")
+    ex.add_argument("--format", choices=["text", "none"], default="text", help="how to print outputs (default: text)")
+    ex.add_argument("--cwd", help="working directory for the run (default: the notebook's directory)")
+    ex.add_argument("--timeout", type=float, default=600, help="seconds allowed for the whole run (default 600)")
+    ex.set_defaults(func=cmd_execute)
+    cv = sub.add_parser("convert", help="convert between .ipynb and percent-format .py")
+    cv.add_argument("source")
+    cv.add_argument("target")
+    cv.set_defaults(func=cmd_convert)
+    nw = sub.add_parser("new", help="create an empty notebook")
+    nw.add_argument("notebook")
+    nw.set_defaults(func=cmd_new)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``amphi`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return args.func(args)
+    except CliError as exc:
+        print(f"amphi: error: {exc}", file=sys.stderr)
+        return 1
+    except TimeoutError:
+        print("amphi: error: the notebook did not finish in time", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("amphi: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

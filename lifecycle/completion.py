@@ -475,16 +475,20 @@ def _line_column(code: str, cursor: int) -> tuple[int, int]:
 
 def _snapshot(namespace: Mapping[str, Any]) -> dict[str, Any]:
     """A shallow copy of ``namespace`` without non-``str`` keys, retried while another thread
-    resizes it.
+    changes it.
+
+    ``dict(namespace)`` raises ``RuntimeError`` ("changed size during iteration") when the
+    mapping is resized mid-copy, and a mapping that copies key by key (``UserDict``...) can
+    raise ``KeyError`` for a key deleted meanwhile.
 
     Raises:
-        RuntimeError: the mapping kept changing size during every attempt.
+        RuntimeError, KeyError: the mapping kept changing during every attempt.
     """
     for attempt in range(_SNAPSHOT_ATTEMPTS):
         try:
             snapshot = dict(namespace)
             break
-        except RuntimeError:
+        except (RuntimeError, KeyError):
             if attempt == _SNAPSHOT_ATTEMPTS - 1:
                 raise
             time.sleep(0)  # let the mutating thread run
@@ -640,11 +644,9 @@ def warm_up() -> bool:
         jedi = _load_jedi()
         if jedi is None:
             return False
-        import os
-
-        code = "import os\nos.pa"
-        _jedi_complete(jedi, code, len(code), {"os": os}, 100, time.perf_counter())
+        # A global (loads the builtins stubs) and an attribute of a live module.
         _jedi_complete(jedi, "war", 3, {"warm_up": warm_up}, 100, time.perf_counter())
+        _jedi_complete(jedi, "sys.pa", 6, {"sys": sys}, 100, time.perf_counter())
         return True
     except Exception:
         logger.debug("completion warm-up failed", exc_info=True)
@@ -682,10 +684,10 @@ def _in_string_or_comment(text: str) -> bool:
             i += 1
             continue
         if ch == "#":
-            end = text.find("\n", i)
-            if end == -1:
+            match = _LINE_BREAK.search(text, i)
+            if match is None:
                 return True
-            i = end + 1
+            i = match.end()
             continue
         if ch in "'\"":
             quote = ch * 3 if text.startswith(ch * 3, i) else ch
@@ -711,10 +713,7 @@ def _static_lookup(obj: object, name: str) -> tuple[bool, object]:
         return True, value.__func__
     if _is(value, (types.FunctionType, types.BuiltinFunctionType, type, types.ModuleType)):
         return True, value
-    descriptor_type = type(value)
-    if any(
-        "__get__" in vars(klass) or "__set__" in vars(klass) for klass in descriptor_type.__mro__
-    ):
+    if _type_lookup(type(value), "__get__") is not _MISSING:
         # A property, slot, getset or custom descriptor: its value would need a call.
         # Unless it sits directly in the object's own namespace (a module global, an instance
         # attribute), where attribute access returns it as it is.
@@ -733,14 +732,8 @@ def _static_dir(obj: object) -> set[str]:
         names.update(k for k in own if isinstance(k, str))
     if _is(obj, types.ModuleType):
         return names
-    try:
-        mro = type.__dict__["__mro__"].__get__(obj) if _is(obj, type) else type(obj).__mro__
-    except Exception:
-        mro = ()
-    for klass in mro:
-        class_dict = _own_dict(klass)
-        if class_dict is not None:
-            names.update(k for k in class_dict if isinstance(k, str))
+    for klass in _mro(obj) if _is(obj, type) else _mro(type(obj)):  # type: ignore[arg-type]
+        names.update(k for k in _CLASS_DICT.__get__(klass) if isinstance(k, str))
     return names
 
 

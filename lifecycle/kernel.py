@@ -39,6 +39,9 @@ from lifecycle.graph import DataflowGraph, GraphError, Semantics
 log = logging.getLogger("amphikernel.kernel")
 
 _ABSENT: Any = object()
+_INHERIT: Any = object()
+"""Contribution marker: the cell did not rebind this name in its last run (it raised first, or
+bound it conditionally, or to the very object it already had), so the value comes from above."""
 Outcome = Literal["ok", "error", "interrupted", "exited", "skipped"]
 
 
@@ -137,6 +140,7 @@ class Kernel:
             protocol.Complete: self._on_complete,
             protocol.InstallPackages: self._on_install,
             protocol.Stop: self._on_stop,
+            protocol.StoppedAck: self._on_stop,
         }
         from lifecycle.ui_registry import UIRegistry
 
@@ -317,7 +321,7 @@ class Kernel:
         """
         graph = self.graph
         roots = [r for r in roots if r in graph]
-        order, cycle_errors = graph.run_order(roots)
+        order, cycle_errors = self._run_order(roots)
         if not self.config.autorun:
             keep = set(roots)
             for cid in order:
@@ -341,8 +345,12 @@ class Kernel:
             failed.add(cid)
             self._drop_contribution(cid, names)
         ended = False
+        definers = graph._definers
         for cid in order:
-            names |= graph.cells[cid].analysis.defs
+            analysis = graph.cells[cid].analysis
+            names |= analysis.defs
+            # Names it reads are set to their value above it while it runs: restore them after.
+            names.update(n for n in analysis.refs if n in definers)
             if ended:
                 self.stale.add(cid)
                 self._set_status(cid, "stale")
@@ -370,6 +378,34 @@ class Kernel:
             self._call_hook(hook, self, ran)
         self.emit(protocol.CompletedRun(cell_ids=ran))
         return ran
+
+    def _run_order(self, roots: list[str]) -> tuple[list[str], dict[str, GraphError]]:
+        """Roots, their descendants, and (script semantics) the later definers of a name a
+        running cell defines whose last run did not rebind it: their value comes from above,
+        so they must run again to give the top-to-bottom result."""
+        graph = self.graph
+        wanted = set(roots)
+        # Names whose definitions an edit, deletion or reorder changed: every cell that
+        # inherits such a name from above must run again.
+        for name in self._pending_names:
+            for definer in graph._definers.get(name, ()):
+                if self._contrib.get(definer, {}).get(name) is _INHERIT:
+                    wanted.add(definer)
+        while True:
+            order, cycle_errors = graph.run_order(wanted)
+            if graph.semantics != "script":
+                return order, cycle_errors
+            in_order = set(order)
+            extra: set[str] = set()
+            for cid in order:
+                for name in graph.cells[cid].analysis.defs:
+                    definers = graph._definers[name]
+                    for later in definers[definers.index(cid) + 1 :]:
+                        if later not in in_order and self._contrib.get(later, {}).get(name) is _INHERIT:
+                            extra.add(later)
+            if not extra:
+                return order, cycle_errors
+            wanted |= extra
 
     def _report_structural(self, cid: str, error: GraphError) -> None:
         if error.kind == "syntax":
@@ -420,7 +456,7 @@ class Kernel:
             index = lo
         for i in range(index - 1, -1, -1):
             contrib = self._contrib.get(definers[i])
-            if contrib is not None and name in contrib:
+            if contrib is not None and name in contrib and contrib[name] is not _INHERIT:
                 return contrib[name]
         return _ABSENT
 
@@ -481,6 +517,7 @@ class Kernel:
     async def _run_cell(self, cid: str) -> Outcome:
         node = self.graph.cells[cid]
         self._materialize_before(cid)
+        before_defs = {name: self.globals.get(name, _ABSENT) for name in node.analysis.defs}
         vfiles = self.context.virtual_files
         if vfiles is not None:
             vfiles.release_owner(cid)
@@ -528,7 +565,8 @@ class Kernel:
             context_mod.deactivate(token)
             contrib = {}
             for name in node.analysis.defs:
-                contrib[name] = self.globals.get(name, _ABSENT)
+                value = self.globals.get(name, _ABSENT)
+                contrib[name] = _INHERIT if value is before_defs.get(name, _ABSENT) else value
             self._contrib[cid] = contrib
         if before is not None:
             self._record_star_import(cid, before)

@@ -77,6 +77,8 @@ class KernelRuntime:
     console: Any = None
     virtual_files: Any = None
     closers: list[Callable[[], None]] = field(default_factory=list)
+    stdin: Any = None
+    router: CommandRouter | None = None
     torn_down: bool = False
 
 
@@ -129,6 +131,15 @@ def create_kernel(
         emit, virtual_files=store, output_max_bytes=args.output_max_bytes
     )
     runtime = KernelRuntime(context=ctx, virtual_files=store)
+    if store is not None:
+
+        def announce(event: str, file: Any) -> None:
+            emit(protocol.VirtualFileNotice(
+                url=file.url, filename=file.filename, mimetype=file.mimetype, size=file.size,
+                shm_name=file.shm_name, released=event == "released",
+            ))
+
+        store.listeners.append(announce)
     try:
         if args.cwd is not None:
             os.chdir(args.cwd)
@@ -152,6 +163,12 @@ def create_kernel(
             emit, ctx, config, hooks if hooks is not None else build_hooks(args.mode, config), console
         )
         context_mod.register(ctx)
+        from lifecycle import stdin as stdin_mod
+
+        runtime.stdin = kernel.extensions["stdin"] = stdin_mod.StdinBroker(emit)
+        stdin_mod.install()
+        runtime.closers.append(stdin_mod.uninstall)
+        runtime.closers.append(runtime.stdin.close)
         for setup in _EXTENSION_SETUPS:
             setup(kernel, runtime)
     except BaseException:
@@ -303,6 +320,79 @@ def _report(kernel: Kernel, exc: BaseException, command: Any) -> None:
     )
 
 
+class CommandRouter:
+    """Routes commands from a host's channel to where they can act while a cell runs.
+
+    * ``input-reply`` -> the stdin broker (the control loop is busy in ``input()``); a reply
+      nobody asked for becomes a ``kernel-error`` at once;
+    * ``interrupt`` -> the host's ``interrupt`` callable (signal, async exception, interrupt
+      buffer) and any waiting ``input()``;
+    * ``complete`` -> ``completer`` when given (a worker thread), else the control queue;
+    * UI-element and widget-state updates -> ``ui_queue`` plus a wake-up token;
+    * everything else -> ``control_queue``, in order.
+
+    Thread-safe when the queues are (``queue.Queue``); with :class:`asyncio.Queue` call it
+    from the loop's thread.
+
+    Args:
+        kernel, runtime: from :func:`create_kernel`.
+        control_queue, ui_queue: the queues :func:`listen_messages` reads.
+        interrupt: interrupts the running cell (``None``: only waiting ``input()`` is woken).
+        completer: answers ``complete`` off the control loop (``None``: in the loop).
+    """
+
+    def __init__(
+        self,
+        kernel: Kernel,
+        runtime: KernelRuntime,
+        control_queue: Any,
+        ui_queue: Any,
+        *,
+        interrupt: Callable[[], None] | None = None,
+        completer: Callable[[protocol.Complete], None] | None = None,
+    ) -> None:
+        self.kernel = kernel
+        self.runtime = runtime
+        self.control_queue = control_queue
+        self.ui_queue = ui_queue
+        self.interrupt = interrupt
+        self.completer = completer
+
+    def submit(self, command: Any) -> None:
+        """Route one decoded command."""
+        if isinstance(command, protocol.InputReply):
+            stdin = self.runtime.stdin
+            if stdin is None or not stdin.deliver(command):
+                self.kernel.emit(
+                    protocol.KernelError(
+                        message=f"input-reply {command.request_id!r}: no input() is waiting for it",
+                        command_type="input-reply",
+                    )
+                )
+            return
+        if isinstance(command, protocol.Interrupt):
+            if self.runtime.stdin is not None:
+                self.runtime.stdin.interrupt()
+            if self.interrupt is not None and self.kernel.running_cell is not None:
+                self.interrupt()
+            return
+        if isinstance(command, protocol.Complete) and self.completer is not None:
+            self.completer(command)
+            return
+        submit_command(self.control_queue, self.ui_queue, command)
+
+    def submit_frame(self, frame: bytes | bytearray | memoryview) -> None:
+        """Decode a msgpack frame and route it; an undecodable frame is reported as a
+        ``kernel-error`` in order with the other commands."""
+        try:
+            command = protocol.decode_command(frame)
+        except protocol.CommandDecodeError as exc:
+            self.control_queue.put_nowait(exc)
+            return
+        self.submit(command)
+
+
+
 async def listen_messages(
     kernel: Kernel, control_queue: Any, ui_queue: Any, get_request: GetRequest
 ) -> None:
@@ -395,10 +485,16 @@ async def serve(
     *,
     capabilities: list[str] | None = None,
     on_ready: Callable[[Kernel, KernelRuntime], None] | None = None,
+    interrupt: Callable[[], None] | None = None,
 ) -> None:
     """Create a kernel, announce ``kernel-ready``, run the control loop until ``stop``, and
-    tear down on every exit path (stop, exception, cancellation)."""
+    tear down on every exit path (stop, exception, cancellation).
+
+    ``runtime.router`` (a :class:`CommandRouter` over the two queues, with ``interrupt``)
+    is set before ``on_ready(kernel, runtime)`` is called.
+    """
     kernel, runtime = create_kernel(args, emit)
+    runtime.router = CommandRouter(kernel, runtime, control_queue, ui_queue, interrupt=interrupt)
     try:
         if on_ready is not None:
             on_ready(kernel, runtime)

@@ -120,6 +120,11 @@ class InstallPackages(_Message, tag="install-packages"):
     request_id: str = ""
 
 
+class StoppedAck(_Message, tag="stopped-ack"):
+    """Host -> kernel: every frame up to ``kernel-stopped`` arrived; the kernel may close its
+    sockets (application-level shutdown handshake)."""
+
+
 Command = Union[  # noqa: UP007 - msgspec needs a real Union object for the decoder
     ExecuteCells,
     DeleteCells,
@@ -131,6 +136,7 @@ Command = Union[  # noqa: UP007 - msgspec needs a real Union object for the deco
     InputReply,
     Complete,
     InstallPackages,
+    StoppedAck,
 ]
 
 # ----------------------------------------------------------------------- notifications
@@ -270,6 +276,34 @@ class PackagesInstalled(_Message, tag="packages-installed"):
     failed: dict[str, str] = {}
 
 
+class VirtualFileNotice(_Message, tag="virtual-file"):
+    """A virtual file was created or released (hosts serve ``@file/`` URLs from this).
+
+    ``shm_name`` names the shared-memory segment holding the bytes (shared-memory storage);
+    ``size`` is in bytes."""
+
+    url: str
+    filename: str = ""
+    mimetype: str = "application/octet-stream"
+    size: int = 0
+    shm_name: str | None = None
+    released: bool = False
+
+
+class KernelStopped(_Message, tag="kernel-stopped"):
+    """Kernel -> host: the last frame before the kernel closes its sockets; the host answers
+    ``stopped-ack``."""
+
+
+class KernelDied(_Message, tag="kernel-died"):
+    """Host-generated: the kernel process ended without a clean stop.
+
+    ``returncode`` is the exit status (negative: killed by that signal number)."""
+
+    returncode: int | None = None
+    reason: str = ""
+
+
 Notification = Union[  # noqa: UP007
     KernelReady,
     CellStatus,
@@ -284,6 +318,9 @@ Notification = Union[  # noqa: UP007
     Variables,
     KernelError,
     PackagesInstalled,
+    VirtualFileNotice,
+    KernelStopped,
+    KernelDied,
 ]
 
 

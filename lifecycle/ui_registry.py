@@ -4,15 +4,21 @@ An element created while cell ``C`` runs gets the id ``C/<n>`` (its creation ind
 run), so re-running a cell gives its elements the same ids: the page keeps them (no flicker,
 no lost focus), and an element re-created with the same arguments keeps the value the reader
 last set.  After each cell run the registry records which globals of that cell hold an
-element; an update to the element re-runs the cells that read those globals.
+element; an update to the element re-runs the cells that read those globals.  Elements that
+belong to a form (``element.parent`` is set) are never bound: only the form's submission
+re-runs cells.
 """
 
 from __future__ import annotations
 
+import logging
 import weakref
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from lifecycle import protocol
+
+log = logging.getLogger("amphikernel.ui")
 
 if TYPE_CHECKING:  # pragma: no cover
     from lifecycle.kernel import Kernel, Outcome
@@ -34,6 +40,7 @@ class UIRegistry:
         self._bindings: dict[str, set[tuple[str, str]]] = {}  # element id -> {(cell, global)}
         self._counters: dict[str, int] = {}
         self._free = 0
+        self._at_cell_end: dict[str, Callable[[], None]] = {}
         kernel.hooks.pre_execution.append(self._before_cell)
         kernel.hooks.post_execution.append(self._after_cell)
         kernel.extensions.setdefault("cell_removed_hooks", []).append(self.forget_cell)
@@ -79,8 +86,30 @@ class UIRegistry:
 
         for name in kernel.graph.cells[cell_id].analysis.defs:
             value = g.get(name)
-            if isinstance(value, UIElement):
+            if isinstance(value, UIElement) and getattr(value, "parent", None) is None:
                 self._bindings.setdefault(value.element_id, set()).add((cell_id, name))
+        callbacks, self._at_cell_end = self._at_cell_end, {}
+        for key, callback in callbacks.items():
+            try:
+                callback()
+            except Exception:  # one broken callback must not skip the others
+                log.exception("UI callback %r after cell %r failed", key, cell_id)
+
+    def call_after_cell(self, key: str, callback: Callable[[], None]) -> bool:
+        """Run ``callback()`` once when the running cell finishes (whatever its outcome).
+
+        Args:
+            key: deduplicates: a later callback with the same key replaces the earlier one.
+            callback: takes no arguments; an exception it raises is logged.
+
+        Returns:
+            ``False`` (and nothing is scheduled) when no cell is running.
+        """
+        kernel = self._kernel()
+        if kernel is None or kernel.running_cell is None:
+            return False
+        self._at_cell_end[key] = callback
+        return True
 
     def forget_cell(self, cell_id: str) -> None:
         """Drop the elements a removed cell created."""

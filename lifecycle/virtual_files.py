@@ -34,6 +34,7 @@ every released 3.8-3.12) without touching the tracker at all.
 from __future__ import annotations
 
 import abc
+import logging
 import base64
 import html
 import mimetypes
@@ -245,6 +246,17 @@ class VirtualFileStore(abc.ABC):
         self._lock = threading.RLock()
         self._files: dict[str, _Entry] = {}
         self._closed = False
+        self.listeners: list[Callable[[str, VirtualFile], None]] = []
+        """Called with ``("created" | "released", file)`` after each change, outside the lock
+        (hosts use it to tell the server where a file lives)."""
+
+    def _notify(self, event: str, files: list[VirtualFile]) -> None:
+        for file in files:
+            for listener in list(self.listeners):
+                try:
+                    listener(event, file)
+                except Exception:  # a broken listener must not break the store
+                    logging.getLogger("amphikernel.virtual_files").exception("listener failed")
 
     # -- storage hooks
 
@@ -308,6 +320,7 @@ class VirtualFileStore(abc.ABC):
                 shm_name=shm_name,
             )
             self._files[file_id] = _Entry(file, payload)
+        self._notify("created", [file])
         return file
 
     def get(self, url_or_id: str) -> VirtualFile | None:
@@ -336,7 +349,8 @@ class VirtualFileStore(abc.ABC):
                 return False
             del self._files[entry.file.file_id]
             self._drop(entry.payload)
-            return True
+        self._notify("released", [entry.file])
+        return True
 
     def release_owner(self, owner: str) -> int:
         """Release every file created with ``owner`` (a cell that re-runs or is deleted).
@@ -348,7 +362,8 @@ class VirtualFileStore(abc.ABC):
             for entry in doomed:
                 del self._files[entry.file.file_id]
                 self._drop(entry.payload)
-            return len(doomed)
+        self._notify("released", [e.file for e in doomed])
+        return len(doomed)
 
     def files(self) -> list[VirtualFile]:
         """Descriptions of every stored file, oldest first."""

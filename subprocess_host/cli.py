@@ -48,19 +48,26 @@ def print_text(nb: Notebook, out: object = None) -> None:
     for index, cell in enumerate(nb.cells):
         if cell.kind != "code":
             continue
-        title = cell.name or cell.id
+        title = f" ({cell.name})" if cell.name else ""
         count = f"[{cell.execution_count}]" if cell.execution_count is not None else "[ ]"
-        print(f"── {count} cell {index + 1} ({title}) " + "─" * 20, file=stream)
+        print(f"── {count} cell {index + 1}{title} " + "─" * 20, file=stream)
         for output in cell.outputs:
             print(output_text(output), end="", file=stream)
 
 
 def cmd_execute(args: argparse.Namespace) -> int:
-    from subprocess_host.headless import run_in_process
+    from subprocess_host.client import KernelStartError
+    from subprocess_host.headless import run_in_process, run_in_subprocess
 
     nb = _read(args.notebook)
     cwd = args.cwd or str(Path(args.notebook).resolve().parent)
-    result = run_in_process(nb, cwd=cwd, timeout=args.timeout)
+    if args.in_process:
+        result = run_in_process(nb, cwd=cwd, timeout=args.timeout)
+    else:
+        try:
+            result = run_in_subprocess(nb, cwd=cwd, python=args.python, timeout=args.timeout)
+        except KernelStartError as exc:
+            raise CliError(str(exc)) from None
     if args.format == "text":
         print_text(result.notebook)
     if args.output:
@@ -72,6 +79,16 @@ def cmd_execute(args: argparse.Namespace) -> int:
         print(f"{len(result.failed_cells)} cell(s) failed: {', '.join(result.failed_cells)}", file=sys.stderr)
         return 1
     return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from subprocess_host.server import ServerOptions, serve_notebook
+
+    options = ServerOptions(
+        mode=args.mode, notebook=Path(args.notebook), host=args.host, port=args.port,
+        token=args.token, no_token=args.no_token, python=args.python, open_browser=not args.no_browser,
+    )
+    return serve_notebook(options)
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
@@ -104,7 +121,20 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--format", choices=["text", "none"], default="text", help="how to print outputs (default: text)")
     ex.add_argument("--cwd", help="working directory for the run (default: the notebook's directory)")
     ex.add_argument("--timeout", type=float, default=600, help="seconds allowed for the whole run (default 600)")
+    ex.add_argument("--python", help="interpreter for the kernel subprocess (default: this one)")
+    ex.add_argument("--in-process", action="store_true", help="run the kernel in this process instead of a subprocess")
     ex.set_defaults(func=cmd_execute)
+    for mode, text in (("edit", "open a notebook for editing in the browser (kernel in a subprocess)"),
+                       ("run", "serve a notebook as an app: each reader gets its own kernel; code is read-only")):
+        sp = sub.add_parser(mode, help=text)
+        sp.add_argument("notebook", help="a percent-format .py or an .ipynb (created if missing, edit mode)")
+        sp.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+        sp.add_argument("--port", type=int, default=0, help="port (default: a free one)")
+        sp.add_argument("--token", help="access token (default: a random one, printed in the URL)")
+        sp.add_argument("--no-token", action="store_true", help="no access token (warned about on non-loopback addresses)")
+        sp.add_argument("--python", help="kernel interpreter (edit mode; default: this one)")
+        sp.add_argument("--no-browser", action="store_true", help="do not open a browser")
+        sp.set_defaults(func=cmd_serve, mode=mode)
     cv = sub.add_parser("convert", help="convert between .ipynb and percent-format .py")
     cv.add_argument("source")
     cv.add_argument("target")

@@ -1,8 +1,8 @@
 """Headless execution of a whole notebook: every code cell, top to bottom, outputs collected.
 
-``run_in_process`` drives the lifecycle core in this process (the kernel's globals are a fresh
-``__main__`` module); the subprocess host adds a kernel-subprocess runner with the same result
-shape.
+:func:`run_in_subprocess` runs the notebook in a kernel subprocess (``amphi execute``);
+:func:`run_in_process` drives the lifecycle core in this process.  Both return the notebook
+with its outputs in nbformat 4 shape.
 """
 
 from __future__ import annotations
@@ -86,3 +86,57 @@ def run_in_process(nb: Notebook, *, cwd: str | os.PathLike[str] | None = None, t
     finally:
         os.chdir(previous)
     return fill_outputs(nb, collector)
+
+
+async def run_in_subprocess_async(
+    nb: Notebook,
+    *,
+    cwd: str | os.PathLike[str] | None = None,
+    python: str | None = None,
+    timeout: float = 600,
+) -> ExecutionResult:
+    """Run every code cell of ``nb`` in a kernel subprocess (fd-level console capture,
+    shared-memory virtual files, the kernel's module as ``__main__``).
+
+    Args:
+        nb: the notebook.
+        cwd: the kernel's working directory (default: this process's).
+        python: the kernel's interpreter (default: this one).
+        timeout: seconds allowed for the whole run.
+
+    Raises:
+        TimeoutError: the run took longer than ``timeout``.
+        subprocess_host.client.KernelStartError: the kernel did not start.
+    """
+    from subprocess_host.client import KernelClient
+
+    collector = OutputCollector()
+    code_cells = [c for c in nb.cells if c.kind == "code"]
+    args = KernelArgs(semantics=nb.semantics, console="fd", virtual_files="shared_memory", install_main=True)
+    client = KernelClient(args, python=python, cwd=str(cwd) if cwd is not None else None)
+    done = asyncio.Event()
+
+    def on_note(note: object, frame: bytes) -> None:
+        collector.add(note)
+        if isinstance(note, (protocol.CompletedRun, protocol.KernelDied)):
+            done.set()
+
+    client.on_notification(on_note)
+    await client.start()
+    try:
+        await client.wait_ready(min(timeout, 60))
+        if code_cells:
+            ids = [c.id for c in code_cells]
+            await client.send(protocol.ExecuteCells(cell_ids=ids, codes=[c.source for c in code_cells], order=ids))
+            await asyncio.wait_for(done.wait(), timeout)
+    finally:
+        await client.shutdown()
+    result = fill_outputs(nb, collector)
+    if client.dead:
+        result.kernel_errors.append("the kernel died during the run")
+    return result
+
+
+def run_in_subprocess(nb: Notebook, **kwargs: object) -> ExecutionResult:
+    """Synchronous :func:`run_in_subprocess_async`."""
+    return asyncio.run(run_in_subprocess_async(nb, **kwargs))  # type: ignore[arg-type]

@@ -79,10 +79,36 @@ class KernelHarness:
             self.finished.set()
 
     def send(self, command: Any) -> None:
-        submit_command(self.control, self.ui, command)
+        """Route a command as a host does (through ``runtime.router`` once ready)."""
+        if self.runtime is not None and self.runtime.router is not None:
+            self.runtime.router.submit(command)
+        else:
+            submit_command(self.control, self.ui, command)
 
     def send_frame(self, frame: bytes) -> None:
-        submit_frame(self.control, self.ui, frame)
+        if self.runtime is not None and self.runtime.router is not None:
+            self.runtime.router.submit_frame(frame)
+        else:
+            submit_frame(self.control, self.ui, frame)
+
+    def answer_in_thread(self, text: str, *, count: int = 1, since: int = 0) -> threading.Thread:
+        """Answer the next ``count`` input requests from another thread (the kernel's
+        thread is blocked inside ``input()``, as the page's would be)."""
+
+        def run() -> None:
+            answered: set[str] = set()
+            deadline = time.monotonic() + 20
+            while len(answered) < count and time.monotonic() < deadline:
+                for n in self.since(since):
+                    if isinstance(n, protocol.InputRequest) and n.request_id not in answered:
+                        answered.add(n.request_id)
+                        assert self.runtime is not None and self.runtime.router is not None
+                        self.runtime.router.submit(protocol.InputReply(request_id=n.request_id, text=text))
+                time.sleep(0.002)
+
+        thread = threading.Thread(target=run, name="frontend-answering-input", daemon=True)
+        thread.start()
+        return thread
 
     def mark(self) -> int:
         with self._lock:

@@ -23,6 +23,7 @@ COMMANDS = [
     P.InputReply(request_id="r1", text="yes"),
     P.Complete(request_id="q", code="pri", cursor=3),
     P.InstallPackages(packages=["attrs"]),
+    P.StoppedAck(),
 ]
 
 NOTIFICATIONS = [
@@ -39,6 +40,8 @@ NOTIFICATIONS = [
     P.Variables(cells={"a": [P.VariableInfo(name="x", type="int", repr="1")]}),
     P.KernelError(message="m"),
     P.PackagesInstalled(installed=["attrs"]),
+    P.KernelStopped(),
+    P.KernelDied(returncode=-9, reason="killed"),
 ]
 
 

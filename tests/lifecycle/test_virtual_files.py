@@ -467,11 +467,15 @@ def test_reads_from_one_thread_while_another_writes(kind: str, spawned_pids: set
     reads = 0
     done = threading.Event()
 
+    first_read = threading.Event()
+
     def writer() -> None:
         try:
             for i in range(300):
                 file = store.create(str(i).encode() * 50, f"{i}.txt", owner=f"cell{i % 3}")
                 published.append(file.url)
+                if i == 150:  # keep writing only once the reader has read concurrently
+                    first_read.wait(10)
                 if i % 10 == 9:
                     store.release_owner(f"cell{i % 3}")
         except BaseException as exc:
@@ -491,6 +495,7 @@ def test_reads_from_one_thread_while_another_writes(kind: str, spawned_pids: set
                         continue  # released meanwhile: fine, never a partial read
                     assert content == index.encode() * 50
                     reads += 1
+                    first_read.set()
         except BaseException as exc:
             errors.append(exc)
 

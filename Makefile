@@ -5,29 +5,47 @@ PY := $(VENV)/bin/python
 # The Pyodide tooling needs Python >= 3.12; pyenv's 3.12.1 is the project's interpreter.
 BASE_PYTHON ?= $(shell (command -v pyenv >/dev/null && p="$$(pyenv prefix 3.12.1 2>/dev/null)" && echo "$$p/bin/python") || command -v python3.12 || echo python3.12-not-found)
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup compile demo test lint bench clean kernel-venvs
 
 $(VENV)/.installed: pyproject.toml requirements-dev.txt
 	@test -x "$(BASE_PYTHON)" || { echo "error: Python 3.12 not found (install pyenv 3.12.1 or set BASE_PYTHON)"; exit 1; }
 	test -x $(PY) || "$(BASE_PYTHON)" -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
-	$(PY) -m pip install -q --disable-pip-version-check --no-deps -e .
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps --config-settings editable_mode=compat -e .
 	touch $@
+
+# Bytecode for our own packages, as a wheel install would write it (PYTHONDONTWRITEBYTECODE
+# may be set, and kernels start in fresh processes): refreshed whenever a source changes.
+compile: setup
+	@$(PY) -m compileall -q lifecycle subprocess_host pyodide_host benchmarks
 
 setup: $(VENV)/.installed
 
-demo: setup
+demo: setup compile
 	$(VENV)/bin/amphi execute examples/intro.py
 
-test: setup
+test: setup compile kernel-venvs
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest
 
 lint: setup
 	$(VENV)/bin/ruff check .
 
-bench: setup
+bench: setup compile
 	$(PY) -m benchmarks all
 
 clean:
 	rm -rf $(VENV) build *.egg-info
+
+# Kernel interpreters for the cross-version tests: a virtualenv per CPython 3.10-3.13 with the
+# kernel's own dependencies (the kernel finds amphikernel through PYTHONPATH).
+KERNEL_VERSIONS := 3.10.13 3.11.7 3.12.1 3.13.0
+KERNEL_VENVS := $(foreach v,$(KERNEL_VERSIONS),.venv-kernels/$(v)/.installed)
+
+.venv-kernels/%/.installed: requirements-kernel.txt
+	@p="$$(pyenv prefix $* 2>/dev/null)/bin/python"; \
+	  if [ ! -x "$$p" ]; then echo "note: Python $* not available; its kernel tests will be skipped"; exit 0; fi; \
+	  test -x .venv-kernels/$*/bin/python || "$$p" -m venv .venv-kernels/$*; \
+	  .venv-kernels/$*/bin/python -m pip install -q --disable-pip-version-check -r requirements-kernel.txt && touch $@
+
+kernel-venvs: $(KERNEL_VENVS)

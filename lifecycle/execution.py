@@ -9,12 +9,8 @@ frames and map the remaining ones to cell id and line.
 from __future__ import annotations
 
 import ast
-import inspect
-import io
 import linecache
 import os
-import tokenize
-import traceback
 from dataclasses import dataclass
 from types import CodeType, TracebackType
 from typing import Any
@@ -50,6 +46,11 @@ class CompiledCell:
 
 def _ends_with_semicolon(code: str) -> bool:
     """Whether the last token of the cell is ``;`` (Jupyter: suppress the result display)."""
+    if ";" not in code:
+        return False
+    import io
+    import tokenize
+
     last = None
     try:
         for tok in tokenize.generate_tokens(io.StringIO(code).readline):
@@ -94,9 +95,12 @@ def compile_cell(cell_id: str, code: str, tree: ast.Module) -> CompiledCell:
     return CompiledCell(code, body, last_expr, filename)
 
 
+_CO_COROUTINE = 0x0080  # inspect.CO_COROUTINE, without importing inspect
+
+
 def is_coroutine_code(code: CodeType) -> bool:
     """Whether evaluating ``code`` returns a coroutine (it uses top-level ``await``)."""
-    return bool(code.co_flags & inspect.CO_COROUTINE)
+    return bool(code.co_flags & _CO_COROUTINE)
 
 
 async def run_compiled(compiled: CompiledCell, namespace: dict[str, Any]) -> Any:
@@ -129,7 +133,9 @@ def _is_runtime_frame(filename: str) -> bool:
     return os.path.dirname(os.path.abspath(filename)) == _RUNTIME_DIR if filename and not filename.startswith("<") else False
 
 
-def _filter(te: traceback.TracebackException, seen: set[int]) -> None:
+def _filter(te: Any, seen: set[int]) -> None:
+    import traceback
+
     if id(te) in seen:
         return
     seen.add(id(te))
@@ -148,6 +154,8 @@ def format_exception(exc: BaseException, tb: TracebackType | None = None) -> pro
     The runtime's own frames are removed; frames in cells carry the cell id; the text is
     Python's standard traceback format.
     """
+    import traceback
+
     te = traceback.TracebackException(
         type(exc), exc, tb if tb is not None else exc.__traceback__, compact=True
     )

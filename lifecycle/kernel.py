@@ -14,7 +14,6 @@ would give, without re-running the cells that shadow a name.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sys
 import time
@@ -65,6 +64,12 @@ class KernelConfig:
     autorun: bool = True
     install_main: bool = False
     redact_tracebacks: bool = False
+
+
+def _is_cancellation(exc: BaseException) -> bool:
+    """Whether ``exc`` is asyncio's task cancellation (without importing asyncio)."""
+    asyncio = sys.modules.get("asyncio")
+    return asyncio is not None and isinstance(exc, asyncio.CancelledError)
 
 
 PreHook = Callable[["Kernel", str], None]
@@ -127,6 +132,7 @@ class Kernel:
         self.stale: set[str] = set()
         self.status: dict[str, str] = {}
         self.running_cell: str | None = None
+        self._private_loop: Any = None
         self.closed = False
         self.extensions: dict[str, Any] = context.extensions
         self._handlers: dict[type, Callable[[Any], Any]] = {
@@ -543,7 +549,7 @@ class Kernel:
                 ):
                     value = run_compiled_sync(compiled, self.globals)
                 else:
-                    value = await run_compiled(compiled, self.globals)
+                    value = await self._await_cell(compiled)
             except KeyboardInterrupt as exc:
                 outcome = "interrupted"
                 self._cell_exception(cid, exc)
@@ -551,7 +557,7 @@ class Kernel:
                 outcome = "exited"
                 self._cell_exception(cid, exc)
             except BaseException as exc:
-                if isinstance(exc, (GeneratorExit, asyncio.CancelledError)):
+                if isinstance(exc, GeneratorExit) or _is_cancellation(exc):
                     raise
                 outcome = "error"
                 self._cell_exception(cid, exc)
@@ -574,6 +580,19 @@ class Kernel:
             self._call_hook(hook, self, cid, outcome)
         self._set_status(cid, "idle")
         return outcome
+
+    async def _await_cell(self, compiled: CompiledCell) -> Any:
+        """Run a cell that uses top-level ``await``: in the running event loop when there is
+        one (Pyodide, thread hosts), else in the kernel's own loop, created on first use
+        (the subprocess kernel drives its control loop without asyncio)."""
+        asyncio = sys.modules.get("asyncio")
+        if asyncio is not None and asyncio._get_running_loop() is not None:
+            return await run_compiled(compiled, self.globals)
+        import asyncio
+
+        if self._private_loop is None:
+            self._private_loop = asyncio.new_event_loop()
+        return self._private_loop.run_until_complete(run_compiled(compiled, self.globals))
 
     def _record_star_import(self, cid: str, before: dict[str, Any]) -> None:
         new = [n for n, v in self.globals.items() if before.get(n, _ABSENT) is not v and not n.startswith("__")]
@@ -605,6 +624,9 @@ class Kernel:
         if self.closed:
             return
         self.closed = True
+        if self._private_loop is not None:
+            self._private_loop.close()
+            self._private_loop = None
         for compiled in self._compiled.values():
             forget_source(compiled.filename)
         self._compiled.clear()

@@ -23,20 +23,22 @@ updates were already merged find ``ui_queue`` empty and cost one non-blocking ``
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import queue as thread_queue
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
 
 from lifecycle import context as context_mod
 from lifecycle import protocol
 from lifecycle.kernel import Hooks, Kernel, KernelConfig
+
+if TYPE_CHECKING:  # pragma: no cover
+    import asyncio
 
 log = logging.getLogger("amphikernel.lifecycle")
 
@@ -210,17 +212,38 @@ async def asyncio_queue_reader(q: asyncio.Queue[Any]) -> Any:
 async def threaded_queue_reader(q: thread_queue.Queue[Any]) -> Any:
     """Next item of a :class:`queue.Queue` filled by other threads (subprocess/thread hosts).
 
-    Waiting items are taken without a thread hop.  Otherwise, if the kernel's event loop has
-    other tasks (a cell started background tasks), the wait happens in an executor thread so
-    those tasks keep running; if not, it blocks this thread directly (lowest latency).
+    Waiting items are taken without a thread hop.  Otherwise, if an event loop runs this
+    coroutine and has other tasks (a cell started background tasks), the wait happens in an
+    executor thread so those tasks keep running; if not, it blocks this thread directly
+    (lowest latency, and it never suspends, so :func:`run_sync` can drive it).
     """
     try:
         return q.get_nowait()
     except thread_queue.Empty:
         pass
-    if len(asyncio.all_tasks()) > 1:
-        return await asyncio.get_running_loop().run_in_executor(None, q.get)
+    asyncio = sys.modules.get("asyncio")
+    loop = asyncio._get_running_loop() if asyncio is not None else None
+    if loop is not None and len(asyncio.all_tasks(loop)) > 1:
+        return await loop.run_in_executor(None, q.get)
     return q.get()
+
+
+def run_sync(coro: Any) -> Any:
+    """Drive a coroutine that never suspends (the control loop with
+    :func:`threaded_queue_reader`) to completion in this thread, without an event loop.
+
+    Cells using top-level ``await`` get an event loop of their own from the kernel.
+
+    Raises:
+        RuntimeError: the coroutine suspended (it awaited something that needs an event
+            loop); it is closed.
+    """
+    try:
+        coro.send(None)
+    except StopIteration as done:
+        return done.value
+    coro.close()
+    raise RuntimeError("run_sync: the coroutine suspended; drive it with asyncio.run instead")
 
 
 # ----------------------------------------------------------------------- control loop
@@ -295,11 +318,15 @@ def merge_ui_updates(batch: list[Any]) -> tuple[dict[str, Any], dict[str, dict[s
 
 
 def _drain(q: Any) -> list[Any]:
+    asyncio = sys.modules.get("asyncio")
+    empty: tuple[type[BaseException], ...] = (thread_queue.Empty,)
+    if asyncio is not None:
+        empty += (asyncio.QueueEmpty,)
     items: list[Any] = []
     while True:
         try:
             items.append(q.get_nowait())
-        except (thread_queue.Empty, asyncio.QueueEmpty):
+        except empty:
             return items
 
 
@@ -434,8 +461,6 @@ async def listen_messages(
             if isinstance(item, protocol.Stop):
                 return
             await kernel.handle_message(item)
-        except asyncio.CancelledError:
-            raise
         except (Exception, KeyboardInterrupt, SystemExit) as exc:
             _report(kernel, exc, item)
 

@@ -4,9 +4,9 @@ An element created while cell ``C`` runs gets the id ``C/<n>`` (its creation ind
 run), so re-running a cell gives its elements the same ids: the page keeps them (no flicker,
 no lost focus), and an element re-created with the same arguments keeps the value the reader
 last set.  After each cell run the registry records which globals of that cell hold an
-element; an update to the element re-runs the cells that read those globals.  Elements that
-belong to a form (``element.parent`` is set) are never bound: only the form's submission
-re-runs cells.
+element; an update to the element re-runs the cells that read those globals.  An update to an
+element that belongs to a live form (``element.parent`` is a registered element) re-runs
+nothing: only the form's submission re-runs cells.
 """
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ class UIRegistry:
 
         for name in kernel.graph.cells[cell_id].analysis.defs:
             value = g.get(name)
-            if isinstance(value, UIElement) and getattr(value, "parent", None) is None:
+            if isinstance(value, UIElement):
                 self._bindings.setdefault(value.element_id, set()).add((cell_id, name))
         callbacks, self._at_cell_end = self._at_cell_end, {}
         for key, callback in callbacks.items():
@@ -144,12 +144,18 @@ class UIRegistry:
         for element, value in converted:
             element._set_from_frontend(value)
             self.remember(element)
-            if kernel is None:
+            if kernel is None or self.in_live_form(element):
                 continue
             for cell_id, name in self._bindings.get(element.element_id, ()):
                 if cell_id in kernel.graph:
                     roots |= kernel.graph.readers(cell_id, name)
         return roots
+
+    def in_live_form(self, element: UIElement) -> bool:
+        """Whether ``element`` belongs to a form that is still registered (a form replaced
+        by a re-run of its cell, or whose cell was deleted, no longer counts)."""
+        parent = getattr(element, "parent", None)
+        return parent is not None and self.elements.get(parent.element_id) is parent
 
     def value_changed(self, element: UIElement) -> None:
         """Kernel-side ``element.value = x``: tell the frontend."""

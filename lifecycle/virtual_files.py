@@ -34,13 +34,10 @@ every released 3.8-3.12) without touching the tracker at all.
 from __future__ import annotations
 
 import abc
-import logging
 import base64
-import html
-import mimetypes
+import logging
 import os
 import re
-import secrets
 import sys
 import threading
 import unicodedata
@@ -48,7 +45,6 @@ import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import quote, unquote
 
 if TYPE_CHECKING:
     from multiprocessing.shared_memory import SharedMemory
@@ -91,7 +87,7 @@ SHM_PREFIX = "amphi_"
 DEFAULT_MIMETYPE = "application/octet-stream"
 
 _ID_BYTES = 16  # 128 bits of randomness
-_ID_LENGTH = len(secrets.token_urlsafe(_ID_BYTES))  # always 22 characters
+_ID_LENGTH = 22  # len(secrets.token_urlsafe(16)): always 22 characters
 _SHM_NAME = re.compile(r"amphi_[0-9a-f]{1,16}_[0-9a-f]{1,32}")
 _TOKEN = r"[A-Za-z0-9!#$&^_.+-]+"
 _MIMETYPE = re.compile(
@@ -158,6 +154,30 @@ class VirtualFile:
     shm_name: str | None = None
 
 
+def _quote(text: str, safe: str = "/") -> str:
+    from urllib.parse import quote  # imported on use: kernel start-up stays fast
+
+    return quote(text, safe=safe)
+
+
+def _unquote(text: str) -> str:
+    from urllib.parse import unquote
+
+    return unquote(text)
+
+
+def _token_urlsafe(nbytes: int) -> str:
+    import secrets
+
+    return secrets.token_urlsafe(nbytes)
+
+
+def _escape(text: str) -> str:
+    import html
+
+    return html.escape(text)
+
+
 def validate_filename(filename: str) -> str:
     """Return ``filename`` unchanged if it is acceptable as a virtual-file name.
 
@@ -204,7 +224,9 @@ def resolve_mimetype(filename: str, mimetype: str | None = None) -> str:
             raise ValueError(f"invalid mimetype {mimetype!r}: expected 'type/subtype'")
         return mimetype
     # Quote first so a name such as "data:x" is not parsed as a URL scheme.
-    guessed, encoding = mimetypes.guess_type(quote(filename))
+    import mimetypes
+
+    guessed, encoding = mimetypes.guess_type(_quote(filename))
     if encoding is not None:
         return _COMPRESSED_TYPES.get(encoding, DEFAULT_MIMETYPE)
     return guessed or DEFAULT_MIMETYPE
@@ -307,15 +329,15 @@ class VirtualFileStore(abc.ABC):
             if self._closed:
                 self._drop(payload)
                 raise StoreClosedError("the virtual-file store has been shut down")
-            file_id = secrets.token_urlsafe(_ID_BYTES)
+            file_id = _token_urlsafe(_ID_BYTES)
             while file_id in self._files:  # pragma: no cover - 2**-128 odds
-                file_id = secrets.token_urlsafe(_ID_BYTES)
+                file_id = _token_urlsafe(_ID_BYTES)
             file = VirtualFile(
                 file_id=file_id,
                 filename=filename,
                 mimetype=resolved,
                 size=view.nbytes,
-                url=f"{URL_PREFIX}{file_id}-{quote(filename, safe='')}",
+                url=f"{URL_PREFIX}{file_id}-{_quote(filename, safe='')}",
                 owner=owner,
                 shm_name=shm_name,
             )
@@ -408,7 +430,7 @@ class VirtualFileStore(abc.ABC):
         file_id, tail = rest[:_ID_LENGTH], rest[_ID_LENGTH:]  # ids are fixed-length
         entry = self._files.get(file_id) if tail.startswith("-") else None
         name = tail[1:]
-        if entry is None or entry.file.filename not in (name, unquote(name)):
+        if entry is None or entry.file.filename not in (name, _unquote(name)):
             return None
         return entry
 
@@ -443,19 +465,28 @@ class SharedMemoryStore(VirtualFileStore):
     """
 
     def __init__(self) -> None:
-        try:
-            from multiprocessing.shared_memory import SharedMemory
-        except ImportError as exc:
+        # multiprocessing.shared_memory is imported on the first file, not here: kernel
+        # start-up stays fast.  Only check that the platform can have it.
+        import importlib.util
+
+        if os.name != "nt" and importlib.util.find_spec("_posixshmem") is None:
             raise RuntimeError(
                 "shared-memory virtual files are not available on this platform; "
                 "use storage='in_memory'"
-            ) from exc
+            )
         super().__init__()
-        self._shared_memory_class = SharedMemory
+        self._shared_memory_class: type[SharedMemory] | None = None
         self._finalizer = weakref.finalize(self, _drop_all, self._lock, self._files, self._drop)
 
+    def _segment_class(self) -> type[SharedMemory]:
+        if self._shared_memory_class is None:
+            from multiprocessing.shared_memory import SharedMemory
+
+            self._shared_memory_class = SharedMemory
+        return self._shared_memory_class
+
     def _put(self, view: memoryview) -> tuple[SharedMemory, str]:
-        segment = _create_segment(self._shared_memory_class, max(view.nbytes, 1))
+        segment = _create_segment(self._segment_class(), max(view.nbytes, 1))
         try:
             segment.buf[: view.nbytes] = view
         except BaseException:
@@ -488,7 +519,7 @@ class SharedMemoryStore(VirtualFileStore):
 def _create_segment(shared_memory_class: type[SharedMemory], size: int) -> SharedMemory:
     """A new tracked segment of at least ``size`` bytes named ``amphi_<pid>_<random>``."""
     while True:
-        name = f"{SHM_PREFIX}{os.getpid():x}_{secrets.token_hex(6)}"
+        name = f"{SHM_PREFIX}{os.getpid():x}_{os.urandom(6).hex()}"
         try:
             return shared_memory_class(name=name, create=True, size=size)
         except FileExistsError:  # pragma: no cover - 48 random bits
@@ -663,22 +694,22 @@ class Download:
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
         """``text/html`` (escaped link or notice) and ``text/plain``, filtered by MIME type."""
-        name = html.escape(self.filename)
+        name = _escape(self.filename)
         if self.url is None:
             reason = self.reason or "unavailable"
             bundle = {
                 "text/plain": f"Download of {self.filename!r} unavailable: {reason}",
                 "text/html": (
                     f'<div class="amphi-download-unavailable" role="note">Download of '
-                    f"<code>{name}</code> unavailable: {html.escape(reason)}</div>"
+                    f"<code>{name}</code> unavailable: {_escape(reason)}</div>"
                 ),
             }
         else:
             bundle = {
                 "text/plain": f"Download {self.filename!r} ({self.size} bytes): {self.label}",
                 "text/html": (
-                    f'<a href="{html.escape(self.url)}" download="{name}">'
-                    f"{html.escape(self.label)}</a>"
+                    f'<a href="{_escape(self.url)}" download="{name}">'
+                    f"{_escape(self.label)}</a>"
                 ),
             }
         if include:

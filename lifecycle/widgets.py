@@ -122,7 +122,7 @@ def _amphi_comm_class() -> type:
 
         def __init__(self, *args: Any, manager: WidgetManager, **kwargs: Any) -> None:
             self.manager = manager
-            self.owner: str | None = manager.ctx.cell_id
+            self.owner: str | None = manager.creating_cell()
             self.widget: Any = None
             super().__init__(*args, **kwargs)
 
@@ -234,6 +234,12 @@ class WidgetManager:
     def create_comm(self, *args: Any, **kwargs: Any) -> Any:
         """A new amphikernel comm of this kernel (``comm.create_comm`` arguments)."""
         return _amphi_comm_class()(*args, manager=self, **kwargs)
+
+    def creating_cell(self) -> str | None:
+        """The cell that owns a comm created now: the running cell when this kernel's
+        context is current in the calling thread/task, ``None`` for a thread a cell started
+        (its comms live until the kernel's teardown or until closed)."""
+        return self.ctx.cell_id if context_mod._current.get() is self.ctx else None
 
     def register_comm(self, comm: Any) -> str:
         """Register a comm (called when it opens); returns its id."""
@@ -693,6 +699,8 @@ class _PatchingLoader(importlib.abc.Loader):
         _remove_hook()
 
     def __getattr__(self, name: str) -> Any:
+        if name == "_inner":  # not set yet (copy, pickle): no recursion
+            raise AttributeError(name)
         return getattr(self._inner, name)
 
 

@@ -171,9 +171,9 @@ class KernelClient:
         Raises:
             KernelStartError: the interpreter could not be started.
         """
-        from subprocess_host.launch_kernel import LaunchArgs
-
         import msgspec
+
+        from subprocess_host.launch_kernel import LaunchArgs
 
         self.transport = self._transport_factory()
         self._stopped = asyncio.Event()

@@ -14,7 +14,6 @@ closing its sockets, so nothing sent before the stop is lost.
 
 from __future__ import annotations
 
-import json
 import os
 import queue
 import signal
@@ -121,6 +120,7 @@ class _KernelProcess:
         self.kernel: Any = None
         self.runtime: KernelRuntime | None = None
         self.reader: threading.Thread | None = None
+        self._completion: Any = None
 
     # ---------------------------------------------------------------- channels
     def emit(self, note: Any) -> None:
@@ -182,32 +182,41 @@ class _KernelProcess:
         self.kernel, self.runtime = kernel, runtime
         self.reader = threading.Thread(target=self._read, name="amphi-channel-reader", daemon=True)
         self.reader.start()
-        if runtime.router is not None and sys.platform != "emscripten":
-            from lifecycle import completion
-
-            # No warm-up at start: it would compete with the first cell for the GIL and
-            # delay shutdown; jedi loads on the first completion request.
-            worker = completion.CompletionWorker(self.emit, lambda: kernel.globals, warm=False)
-            runtime.router.completer = worker.submit
-            runtime.closers.append(worker.close)
+        if runtime.router is not None:
+            runtime.router.completer = self._complete
+            runtime.closers.append(self._close_completion)
         info = {
             "protocol": protocol.PROTOCOL_VERSION,
             "pid": os.getpid(),
             "python": ".".join(map(str, sys.version_info[:3])),
             "capabilities": CAPABILITIES,
         }
-        os.write(1, f"KERNEL_READY {json.dumps(info)}\n".encode())
+        os.write(1, b"KERNEL_READY " + msgspec.json.encode(info) + b"\n")
+
+    def _complete(self, command: protocol.Complete) -> None:
+        # The completion worker (and jedi) start on the first request, not at kernel start:
+        # start-up stays fast and the first cell does not compete with jedi for the GIL.
+        if self._completion is None:
+            from lifecycle import completion
+
+            kernel = self.kernel
+            self._completion = completion.CompletionWorker(self.emit, lambda: kernel.globals)
+        self._completion.submit(command)
+
+    def _close_completion(self) -> None:
+        if self._completion is not None:
+            self._completion.close(timeout=ACK_TIMEOUT)
 
     def run(self) -> None:
-        import asyncio
-
-        from lifecycle.kernel_lifecycle import serve, threaded_queue_reader
+        from lifecycle.kernel_lifecycle import run_sync, serve, threaded_queue_reader
 
         signal.signal(signal.SIGINT, self._on_sigint)
         signal.signal(signal.SIGTERM, self._on_sigterm)
         _watch_parent(self.args.parent_pid or os.getppid(), self.request_stop)
         try:
-            asyncio.run(
+            # The control loop never suspends with the threaded reader: no event loop needed
+            # (cells using top-level await get one from the kernel).
+            run_sync(
                 serve(self.args.kernel, self.emit, self.control, self.ui, threaded_queue_reader,
                       capabilities=CAPABILITIES, on_ready=self._on_ready)
             )

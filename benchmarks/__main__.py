@@ -7,7 +7,7 @@ import sys
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    suites = {"core": "benchmarks.core"}
+    suites = {"core": "benchmarks.core", "subprocess": "benchmarks.subprocess"}
     wanted = list(suites) if args in ([], ["all"]) else args
     unknown = [w for w in wanted if w not in suites]
     if unknown:

@@ -171,6 +171,9 @@ def create_kernel(
         stdin_mod.install()
         runtime.closers.append(stdin_mod.uninstall)
         runtime.closers.append(runtime.stdin.close)
+        from lifecycle import widgets
+
+        widgets.install(kernel, runtime)
         for setup in _EXTENSION_SETUPS:
             setup(kernel, runtime)
     except BaseException:
@@ -444,6 +447,7 @@ async def listen_messages(
             if item is UI_WAKE:
                 batch = _drain(ui_queue)
                 if batch:
+                    item = batch[-1]  # errors are reported under the batch's command type
                     await _apply_ui_batch(kernel, batch)
                 continue
             if isinstance(item, (bytes, bytearray, memoryview)):

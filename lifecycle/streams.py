@@ -1001,6 +1001,27 @@ class _ThreadLocalConsole(_ThreadedConsole):
             uninstall_thread_local_proxies()
 
 
+def _pending_bytes(fd: int) -> int:
+    """Bytes waiting in a pipe (``FIONREAD``)."""
+    import fcntl
+    import termios
+
+    buf = bytearray(4)
+    fcntl.ioctl(fd, termios.FIONREAD, buf)
+    return int.from_bytes(buf, sys.byteorder)
+
+
+def _readable_waiter(fd: int) -> Callable[[], None]:
+    """A function that blocks until ``fd`` is readable (or closed/hung up)."""
+    import select
+
+    if hasattr(select, "poll"):
+        poll = select.poll()
+        poll.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
+        return lambda: poll.poll()
+    return lambda: select.select([fd], [], [])
+
+
 class _FdConsole(_ThreadedConsole):
     """fd mode: descriptors 1 and 2 go to pipes during a cell; Python streams are replaced."""
 
@@ -1010,6 +1031,7 @@ class _FdConsole(_ThreadedConsole):
         super().__init__(sink, **options)
         self._token = b"\x00amphikernel-sync-" + secrets.token_hex(8).encode() + b"\x00"
         self._synced = (threading.Event(), threading.Event())
+        self._busy = [False, False]
         self._readers_stopping = False
         self._saved_fds: tuple[int, int] | None = None
         self._saved_streams: tuple[Any, Any] = (None, None)
@@ -1062,7 +1084,25 @@ class _FdConsole(_ThreadedConsole):
         for stream in (*self._saved_streams, sys.__stdout__, sys.__stderr__):
             _flush_quietly(stream)
         _flush_c_stdio()
+        if self._pipes_idle():
+            return  # nothing written at the descriptor level is still in flight
         self._sync_pipes()
+
+    def _pipes_idle(self) -> bool:
+        """Whether both pipes are empty and neither reader holds bytes it has not fed yet.
+
+        A reader marks itself busy (holding the GIL) before it reads, so bytes are either
+        still in the pipe (counted by FIONREAD) or with a busy reader: when neither is the
+        case the token round trip of :meth:`_sync_pipes` is not needed.
+        """
+        if self._busy[0] or self._busy[1]:
+            return False
+        try:
+            return all(_pending_bytes(read_end) == 0 for read_end, _ in self._pipes) and not (
+                self._busy[0] or self._busy[1]
+            )
+        except OSError:
+            return False
 
     def _sync_pipes(self) -> bool:
         """Wait until the readers have consumed every byte written to the pipes so far."""
@@ -1096,12 +1136,18 @@ class _FdConsole(_ThreadedConsole):
         token = self._token
         decoder = codecs.getincrementaldecoder("utf-8")("replace")
         held = b""
+        busy = self._busy
+        poller = _readable_waiter(read_end)
         while True:
             try:
+                poller()  # blocks (without the GIL) until the pipe is readable or closed
+                busy[index] = True
                 chunk = os.read(read_end, _READ_SIZE)
             except OSError:
+                busy[index] = False
                 return
             if not chunk:
+                busy[index] = False
                 return
             data = held + chunk if held else chunk
             try:
@@ -1121,6 +1167,8 @@ class _FdConsole(_ThreadedConsole):
                     self._feed(index, stream, decoder, data, final=False)
             except Exception:
                 _log.exception("console reader failed")
+            finally:
+                busy[index] = False
 
     def _feed(
         self,

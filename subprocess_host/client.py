@@ -294,6 +294,10 @@ class KernelClient:
             except Exception:  # transport closed
                 return
             self._dispatch(frame)
+            # Frames come in bursts (statuses, outputs, completed-run): take every frame that
+            # has already arrived before waiting again, one event-loop wake-up per burst.
+            while (more := transport.recv_nowait()) is not None:
+                self._dispatch(more)
 
     async def _watch(self) -> None:
         assert self.process is not None

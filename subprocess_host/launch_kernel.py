@@ -138,14 +138,10 @@ class _KernelProcess:
             if self.wake_recv in events:
                 return
             for sock in self.in_sockets:
-                if sock not in events:
-                    continue
-                while True:
-                    try:
-                        frame = sock.recv(zmq.NOBLOCK, copy=True)
-                    except zmq.Again:
-                        break
-                    self._route(frame)
+                if sock in events:
+                    # One frame per readable socket, then poll again: it returns at once while
+                    # more are waiting, and the GIL is free as soon as the queue is empty.
+                    self._route(sock.recv(copy=True))
 
     def _route(self, frame: bytes) -> None:
         try:

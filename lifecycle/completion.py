@@ -56,9 +56,13 @@ logger = logging.getLogger(__name__)
 DOC_MAX_CHARS = 200
 """A completion's ``doc`` is the first non-empty docstring line, cut to this many characters."""
 
+DETAIL_ALWAYS = 8
+"""The first this many completions always carry their signature and docstring line."""
+
 DETAIL_BUDGET_S = 0.05
-"""Signatures and docstrings are fetched (in list order) only until a request has run this many
-seconds; later items get neither, so a large result stays fast."""
+"""Past :data:`DETAIL_ALWAYS`, signatures and docstrings are fetched (in list order) only while
+fetching details has taken less than this many seconds; later items get neither, so a large
+result stays fast."""
 
 _SNAPSHOT_ATTEMPTS = 5
 _WORKER_THREAD_NAME = "amphi-completion"
@@ -559,7 +563,7 @@ def complete(
 def _jedi_complete(
     jedi: Any, code: str, cursor: int, ns: dict[str, Any], limit: int, started: float
 ) -> tuple[int, list[protocol.Completion]]:
-    """jedi's completions at ``cursor`` (clamped); details until ``started + DETAIL_BUDGET_S``."""
+    """jedi's completions at ``cursor`` (clamped), with details per :data:`DETAIL_ALWAYS`."""
     with _jedi_lock:
         _completing.active = True
         try:
@@ -585,16 +589,16 @@ def _jedi_complete_locked(
     indexed = list(range(len(found)))
     if not typed.startswith("_"):
         indexed.sort(key=lambda i: _is_private(found[i].name))
-    deadline = started + DETAIL_BUDGET_S
+    deadline = time.perf_counter() + DETAIL_BUDGET_S
     out: list[protocol.Completion] = []
-    for i in indexed[: max(0, limit)]:
+    for rank, i in enumerate(indexed[: max(0, limit)]):
         c = found[i]
         # A completion with a shorter typed prefix than the others keeps the extra
         # characters, so replacing code[start:cursor] with its name stays correct.
         name = code[start : cursor - prefix_lengths[i]] + c.name
         kind = c.type or ""
         signature = doc = ""
-        if time.perf_counter() < deadline:
+        if rank < DETAIL_ALWAYS or time.perf_counter() < deadline:
             signature, doc = _jedi_details(c, kind)
         out.append(protocol.Completion(name=name, kind=kind, signature=signature, doc=doc))
     return start, out

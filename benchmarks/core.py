@@ -390,6 +390,27 @@ def bench_shared_memory() -> list[Figure]:
     ]
 
 
+def bench_completion() -> Figure:
+    """Warm jedi completions in a typical namespace (300 globals, os/json/collections)."""
+    import collections
+    import json
+    import os
+
+    from lifecycle.completion import complete, warm_up
+
+    namespace: dict[str, Any] = {f"var_{i}": i for i in range(100)}
+    namespace.update({f"func_{i}": (lambda x, i=i: x + i) for i in range(100)})
+    namespace.update({f"obj_{i}": collections.OrderedDict(a=i) for i in range(100)})
+    namespace.update(os=os, json=json, collections=collections, my_var=3)
+    warm_up()
+    samples = []
+    for code in ["my_v", "os.pa", "json.lo", "obj_1.", "var_", "func_3("] * 5:
+        t0 = time.perf_counter()
+        complete(code, len(code), namespace)
+        samples.append(time.perf_counter() - t0)
+    return Figure("completion, warm, typical namespace (6 request shapes)", samples, None, "", "< 100 ms")
+
+
 def main() -> None:
     figures = [bench_create_kernel()]
     rerun_async = asyncio.run(_rerun_asyncio(500))
@@ -403,6 +424,7 @@ def main() -> None:
     for mode in ("replace", "thread-local", "fd"):
         figures.append(bench_console(mode))
     figures.extend(bench_shared_memory())
+    figures.append(bench_completion())
     print_figures("core (in process)", figures)
 
 

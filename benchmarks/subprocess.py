@@ -158,6 +158,36 @@ async def _steady_state() -> dict[str, Any]:
         await client.shutdown()
 
 
+async def _death_detection() -> list[float]:
+    """kill -9 of a kernel printing 10 MB chunks -> kernel-died seen by the host."""
+    import signal
+
+    samples = []
+    for _ in range(5):
+        client = KernelClient()
+        seen: list[float] = []
+        died = asyncio.Event()
+
+        def on(note: Any, frame: bytes, seen: list[float] = seen, died: asyncio.Event = died) -> None:
+            if isinstance(note, protocol.KernelDied):
+                seen.append(time.perf_counter())
+                died.set()
+
+        client.on_notification(on)
+        await client.start()
+        await client.wait_ready(30)
+        await client.send(protocol.ExecuteCells(cell_ids=["big"], codes=[
+            "import sys\nfor _ in range(1000):\n    sys.stdout.write('x' * 10_000_000)\n    sys.stdout.flush()"]))
+        await asyncio.sleep(0.3)
+        t0 = time.perf_counter()
+        assert client.pid is not None
+        os.kill(client.pid, signal.SIGKILL)
+        await asyncio.wait_for(died.wait(), 10)
+        samples.append(seen[0] - t0)
+        await client.shutdown()
+    return samples
+
+
 async def _run_mode_sessions(count: int = 20) -> tuple[list[float], float]:
     gc.collect()
     before = _rss_mib(os.getpid())
@@ -183,6 +213,7 @@ def main() -> None:
     steady = asyncio.run(_steady_state())
     echo = asyncio.run(_zmq_echo_floor(1000))
     sessions, per_session = asyncio.run(_run_mode_sessions())
+    deaths = asyncio.run(_death_detection())
     rerun = Figure("trivial re-run round trip (execute-cells -> completed-run)", steady["rerun"], echo,
                    "raw ZeroMQ echo round trip", "<= 3x floor")
     figures = [
@@ -193,6 +224,7 @@ def main() -> None:
                extra=f"cell-console messages: max {max(steady['print_msgs'])}"),
         Figure("10 MB output (send -> completed-run)", steady["big"], None, "", ""),
         Figure("stop -> kernel exit", stop, None, "", "<= 20 ms"),
+        Figure("kill -9 mid 10 MB output -> kernel-died at the host", deaths, None, "", "< 1 s"),
         Figure("run-mode session (thread kernel) start -> ready", sessions, None, "", ""),
     ]
     print_figures("subprocess host", figures)

@@ -6,7 +6,6 @@ import collections
 import json
 import os
 import queue
-import statistics
 import subprocess
 import sys
 import threading
@@ -571,32 +570,22 @@ def test_answer_builds_a_completion_result_that_survives_the_codec(ns: dict[str,
     assert failed == protocol.CompletionResult(request_id="r3", completions=[], start=2)
 
 
-def test_warm_up_returns_true_and_later_calls_are_fast() -> None:
+def test_warm_up_returns_true_and_later_calls_work() -> None:
     assert warm_up() is True
     assert warm_up() is True  # idempotent
-    t = time.perf_counter()
     assert names(complete("warm_u", 6, {"warm_up": warm_up})) == ["warm_up"]
-    assert time.perf_counter() - t < 1.0
 
 
-def test_typical_namespace_is_answered_quickly() -> None:
+def test_typical_namespace_is_answered() -> None:
+    """Every request shape of the benchmark answers (speed: `python -m benchmarks core`)."""
     namespace: dict[str, Any] = {f"var_{i}": i for i in range(100)}
     namespace.update({f"func_{i}": (lambda x, i=i: x + i) for i in range(100)})
     namespace.update({f"obj_{i}": collections.OrderedDict(a=i) for i in range(100)})
     namespace.update(os=os, json=json, collections=collections, my_var=3)
     warm_up()
-    timings: dict[str, float] = {}
     for code in ["my_v", "os.pa", "json.lo", "obj_1.", "var_", "func_3("]:
-        complete(code, len(code), namespace)
-        runs = []
-        for _ in range(5):
-            t = time.perf_counter()
-            _, comps = complete(code, len(code), namespace)
-            runs.append(time.perf_counter() - t)
-            assert comps
-        timings[code] = statistics.median(runs)
-    # target is < 0.1 s; the bound leaves room for slow CI machines
-    assert max(timings.values()) < 0.3, timings
+        _, comps = complete(code, len(code), namespace)
+        assert comps, code
 
 
 # ----------------------------------------------------------------- namespace snapshot

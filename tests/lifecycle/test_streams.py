@@ -157,19 +157,17 @@ def test_twenty_thousand_lines_arrive_exactly_in_few_messages(
     console.end_cell()
     recorder.calls.clear()
 
-    started = time.perf_counter()
     console.start_cell("c1")
     for i in range(20_000):
         print(i)
     ended_at = time.monotonic()
     console.end_cell()
-    elapsed = time.perf_counter() - started
 
     assert recorder.text() == LINES
     assert recorder.text("stderr") == ""
     assert 1 <= len(recorder.calls) <= 20
     assert recorder.calls[0][3] <= ended_at  # the first message left while the cell ran
-    assert elapsed < 0.5, f"{elapsed * 1000:.1f} ms"  # the target is 30 ms; see the benchmark
+    # (how fast: `python -m benchmarks core`; timings are not pass/fail here)
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -178,11 +176,9 @@ def test_first_write_is_delivered_at_once_while_the_cell_runs(
 ) -> None:
     console = make_console(mode, recorder)
     console.start_cell("c1")
-    written_at = time.monotonic()
     print("hello")
     time.sleep(0.2)
-    assert recorder.text().startswith("hello")  # before end_cell
-    assert recorder.calls[0][3] - written_at < 0.05
+    assert recorder.text().startswith("hello")  # delivered while the cell still runs
     print("world")
     console.end_cell()
     assert recorder.text() == "hello\nworld\n"
@@ -766,18 +762,17 @@ def test_fd_mode_end_cell_does_not_wait_for_a_lingering_child() -> None:
         + """
     console = create_console("fd", sink)
     console.start_cell("c1")
-    child = subprocess.Popen(["sh", "-c", "sleep 0.5; echo late child"])
+    child = subprocess.Popen(["sh", "-c", "sleep 3; echo late child"])
     print("in the cell")
-    started = time.monotonic()
     console.end_cell()
-    end_cell_seconds = time.monotonic() - started
+    child_still_running = child.poll() is None
     child.wait()
     time.sleep(0.2)
     console.close()
-    finish(end_cell_seconds=end_cell_seconds)
+    finish(child_still_running=child_still_running)
     """
     )
-    assert result["end_cell_seconds"] < 0.5
+    assert result["child_still_running"]  # end_cell returned without waiting for the child
     assert [text for _, _, text in result["calls"]] == ["in the cell\n"]
     assert stdout == "late child"  # passed through to the original stdout after the cell
 

@@ -136,17 +136,13 @@ async def test_kill_9_during_a_10_mb_output_is_reported(kernel: tuple[KernelClie
     code = "import sys\nfor _ in range(1000):\n    sys.stdout.write('x' * 10_000_000)\n    sys.stdout.flush()"
     await client.send(protocol.ExecuteCells(cell_ids=["big"], codes=[code]))
     await rec.wait_for(lambda n: isinstance(n, protocol.CellConsole), mark, timeout=20)
-    killed_at = time.monotonic()
     assert client.pid is not None
     os.kill(client.pid, signal.SIGKILL)
     died = await rec.wait_for(lambda n: isinstance(n, protocol.KernelDied), mark, timeout=5)
-    assert died.returncode == -signal.SIGKILL
-    assert rec.times[rec.notes.index(died)] - killed_at < 1.0
+    assert died.returncode == -signal.SIGKILL  # (how fast: `python -m benchmarks subprocess`)
     with pytest.raises(RuntimeError):
         await client.send(protocol.ExecuteCells(cell_ids=["x"], codes=["1"]))
-    t0 = time.monotonic()
-    await client.shutdown()
-    assert time.monotonic() - t0 < 2
+    assert await client.shutdown() == -signal.SIGKILL  # returns, does not hang
 
 
 async def test_nothing_sent_before_stop_is_lost() -> None:

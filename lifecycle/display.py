@@ -32,7 +32,8 @@ errors too); it never makes formatting fail.  Binary payloads are ``bytes`` (msg
 the wire, never base64).  A bundle larger than the output limit is replaced by a notice.
 
 Author helpers: :func:`display` (send outputs from inside a cell), :func:`md`, :func:`html` and
-:func:`image` (objects that display as Markdown, HTML and images).
+:func:`image` (objects that display as Markdown, HTML and images).  As in Jupyter, ``display``
+is a builtin while a kernel is alive (:func:`install_builtin`): cells call it without an import.
 
 Everything here is stdlib + msgspec, so it runs inside Pyodide.
 """
@@ -41,10 +42,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import builtins
 import html as html_lib
 import json
 import os
 import sys
+import threading
 from collections.abc import Mapping
 from html.parser import HTMLParser
 from typing import Any
@@ -404,7 +407,43 @@ def display(*objs: Any, metadata: dict[str, Any] | None = None, raw: bool = Fals
             bundle, md = format_value(obj, max_bytes=ctx.output_max_bytes)
         if metadata:
             md = {**md, **metadata}
+        flush = ctx.extensions.get("flush_console")
+        if flush is not None:  # what the cell printed before comes first (IPython does too)
+            flush()
         ctx.output(bundle, md, kind="display")
+
+
+_builtin_lock = threading.Lock()
+_builtin_users = 0
+_builtin_saved: list[Any] = []
+_NO_BUILTIN: Any = object()
+
+
+def install_builtin() -> None:
+    """Make :func:`display` a builtin, as IPython does for Jupyter kernels (reference counted;
+    :func:`uninstall_builtin` undoes one call, the last one restores what was there)."""
+    global _builtin_users
+    with _builtin_lock:
+        if _builtin_users == 0:
+            _builtin_saved[:] = [getattr(builtins, "display", _NO_BUILTIN)]
+            builtins.display = display  # type: ignore[attr-defined]
+        _builtin_users += 1
+
+
+def uninstall_builtin() -> None:
+    """Undo one :func:`install_builtin`."""
+    global _builtin_users
+    with _builtin_lock:
+        if _builtin_users == 0:
+            return
+        _builtin_users -= 1
+        if _builtin_users == 0:
+            saved = _builtin_saved.pop() if _builtin_saved else _NO_BUILTIN
+            if saved is _NO_BUILTIN:
+                if getattr(builtins, "display", None) is display:
+                    del builtins.display  # type: ignore[attr-defined]
+            else:
+                builtins.display = saved  # type: ignore[attr-defined]
 
 
 def _raw_bundle(obj: Any, limit: int) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -2,8 +2,11 @@
 
 A :class:`Kernel` handles one command at a time (:meth:`Kernel.handle_message`) and reports
 everything through ``emit`` (protocol notifications).  Running a cell runs every cell
-downstream of it, in topological (then file) order, once; a cell whose ancestor failed is
-marked ``errored-ancestor`` and not run.
+downstream of it, in topological (then file) order, once; a cell that reads a name a failed
+cell did not bind (it raised first) is marked ``errored-ancestor`` and not run.  Names the
+failed cell did bind before it raised are fresh values of this run, as in a top-to-bottom run
+(Jupyter): their readers run (``class E(Exception): ...`` followed by ``raise E()`` in one cell
+defines ``E`` for the cells below).
 
 Script semantics and redefinitions: the kernel remembers, per cell, the values it bound
 (its *contribution*).  Before a cell runs, each name it reads or writes is set to the nearest
@@ -128,6 +131,9 @@ class Kernel:
         self._compiled: dict[str, CompiledCell] = {}
         self._contrib: dict[str, dict[str, Any]] = {}
         self._errored: set[str] = set()
+        self._unbound: dict[str, frozenset[str]] = {}
+        """Cells whose last run raised: the names they define but did not bind before raising.
+        A failed cell without an entry (skipped, interrupted, structural error) binds none."""
         self._pending_names: set[str] = set()
         self.stale: set[str] = set()
         self.status: dict[str, str] = {}
@@ -151,6 +157,7 @@ class Kernel:
         from lifecycle.ui_registry import UIRegistry
 
         self.extensions["ui"] = UIRegistry(self)
+        self.extensions["flush_console"] = self.flush_console
 
     # ------------------------------------------------------------------ dispatch
     async def handle_message(self, command: Any) -> None:
@@ -231,6 +238,7 @@ class Kernel:
         if compiled is not None:
             forget_source(compiled.filename)
         self._contrib.pop(cid, None)
+        self._unbound.pop(cid, None)
         self._errored.discard(cid)
         self.stale.discard(cid)
         self.status.pop(cid, None)
@@ -366,7 +374,7 @@ class Kernel:
                 failed.add(cid)
                 self._drop_contribution(cid, names)
                 continue
-            if failed and not graph.parents(cid).isdisjoint(failed):
+            if failed and self._reads_unbound(cid, failed):
                 failed.add(cid)
                 self._errored.add(cid)
                 self._drop_contribution(cid, names)
@@ -384,6 +392,23 @@ class Kernel:
             self._call_hook(hook, self, ran)
         self.emit(protocol.CompletedRun(cell_ids=ran))
         return ran
+
+    def _reads_unbound(self, cid: str, failed: set[str]) -> bool:
+        """Whether ``cid`` reads a name whose binding comes from a failed cell that did not
+        bind it (a stale or missing value: the cell must not run)."""
+        graph = self.graph
+        for name in graph.cells[cid].analysis.refs:
+            if graph.semantics == "script":
+                definer = graph.definer_above(cid, name)
+                sources: Iterable[str] = () if definer is None else (definer,)
+            else:
+                sources = (d for d in graph._definers.get(name, ()) if d != cid)
+            for source in sources:
+                if source in failed:
+                    unbound = self._unbound.get(source)
+                    if unbound is None or name in unbound:
+                        return True
+        return False
 
     def _run_order(self, roots: list[str]) -> tuple[list[str], dict[str, GraphError]]:
         """Roots, their descendants, and (script semantics) the later definers of a name a
@@ -496,6 +521,7 @@ class Kernel:
 
     def _drop_contribution(self, cid: str, names: set[str]) -> None:
         self._contrib.pop(cid, None)
+        self._unbound.pop(cid, None)
         node = self.graph.cells.get(cid)
         if node is not None:
             names |= node.analysis.defs
@@ -523,6 +549,9 @@ class Kernel:
     async def _run_cell(self, cid: str) -> Outcome:
         node = self.graph.cells[cid]
         self._materialize_before(cid)
+        # Warnings the cell's code issues show on every run of it, as in a fresh run: the
+        # "once per location" registry of the cells' module starts empty for each cell run.
+        self.globals.pop("__warningregistry__", None)
         before_defs = {name: self.globals.get(name, _ABSENT) for name in node.analysis.defs}
         vfiles = self.context.virtual_files
         if vfiles is not None:
@@ -574,6 +603,10 @@ class Kernel:
                 value = self.globals.get(name, _ABSENT)
                 contrib[name] = _INHERIT if value is before_defs.get(name, _ABSENT) else value
             self._contrib[cid] = contrib
+            if outcome == "error":
+                self._unbound[cid] = frozenset(n for n, v in contrib.items() if v is _INHERIT)
+            else:
+                self._unbound.pop(cid, None)
         if before is not None:
             self._record_star_import(cid, before)
         for hook in self.hooks.post_execution:
@@ -609,6 +642,17 @@ class Kernel:
         error.cell_id = cid
         self._emit_error(error)
 
+    def flush_console(self) -> None:
+        """Deliver the running cell's pending console output now.  Called before each output
+        of the cell (its result, ``display()``), as IPython flushes ``sys.stdout`` and
+        ``sys.stderr`` before it publishes one: what a cell printed before it displayed
+        something comes first (console batching would otherwise deliver it later)."""
+        if self.console is not None:
+            try:
+                self.console.flush()
+            except Exception:  # delivery problems are the console's to report
+                log.exception("console flush before an output failed")
+
     def _display_result(self, cid: str, value: Any) -> None:
         from lifecycle.display import format_value
 
@@ -616,6 +660,7 @@ class Kernel:
             data, metadata = format_value(value, max_bytes=self.config.output_max_bytes)
         except Exception as exc:  # format_value is defensive; this is a last resort
             data, metadata = {"text/plain": f"<output could not be formatted: {exc!r}>"}, {}
+        self.flush_console()  # after formatting: a __repr__ that prints comes first too
         self.emit(protocol.CellOutput(cell_id=cid, data=data, metadata=metadata, kind="result"))
 
     # ------------------------------------------------------------------ teardown
@@ -631,6 +676,7 @@ class Kernel:
             forget_source(compiled.filename)
         self._compiled.clear()
         self._contrib.clear()
+        self._unbound.clear()
         if self.config.install_main and sys.modules.get("__main__") is self.module:
             if self._saved_main is not None:
                 sys.modules["__main__"] = self._saved_main

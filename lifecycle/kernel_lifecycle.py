@@ -171,6 +171,10 @@ def create_kernel(
         stdin_mod.install()
         runtime.closers.append(stdin_mod.uninstall)
         runtime.closers.append(runtime.stdin.close)
+        from lifecycle import display as display_mod
+
+        display_mod.install_builtin()  # Jupyter: display() needs no import
+        runtime.closers.append(display_mod.uninstall_builtin)
         from lifecycle import widgets
 
         widgets.install(kernel, runtime)

@@ -641,6 +641,14 @@ class Console:
             self._close_cell(cell)
             raise
 
+    def flush(self) -> None:
+        """Deliver what the running cell has written so far through Python streams (e.g.
+        before the cell's result is shown, as IPython flushes before publishing an output).
+        A no-op when no cell is being captured."""
+        cell = self._cell
+        if cell is not None:
+            self._drain(cell)
+
     def end_cell(self) -> None:
         """Stop capturing; everything written so far is delivered to the sink, in order,
         before this returns.  Call it in the thread that called :meth:`start_cell`.  A no-op

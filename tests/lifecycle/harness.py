@@ -3,16 +3,23 @@
 ``asyncio``: the loop runs as a task in the test's event loop on :class:`asyncio.Queue`s
 (the Pyodide host's arrangement).  ``threaded``: the loop runs in its own thread with its own
 event loop on :class:`queue.Queue`s (the subprocess/thread hosts' arrangement).
+
+Inside Pyodide (``sys.platform == "emscripten"``, see ``tests/pyodide``) threads cannot start:
+only the asyncio reader runs, and :data:`needs_threads` / :data:`needs_subprocess` skip the
+tests that need them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import queue
+import sys
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
+
+import pytest
 
 from lifecycle import protocol
 from lifecycle.kernel import Kernel
@@ -26,7 +33,14 @@ from lifecycle.kernel_lifecycle import (
     threaded_queue_reader,
 )
 
-READERS = ("asyncio", "threaded")
+IN_PYODIDE = sys.platform == "emscripten"
+READERS = ("asyncio",) if IN_PYODIDE else ("asyncio", "threaded")
+"""Queue readers the ``harness`` fixture runs on (Pyodide has no threads: asyncio only)."""
+OTHER_READER = READERS[-1]
+"""The threaded reader where threads exist (the asyncio one in Pyodide)."""
+
+needs_threads = pytest.mark.skipif(IN_PYODIDE, reason="needs threads (Pyodide cannot start threads)")
+needs_subprocess = pytest.mark.skipif(IN_PYODIDE, reason="needs subprocesses (Pyodide cannot spawn processes)")
 
 
 class KernelHarness:

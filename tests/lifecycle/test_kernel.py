@@ -10,7 +10,7 @@ import pytest
 
 from lifecycle import protocol
 from lifecycle.kernel_lifecycle import KernelArgs
-from tests.lifecycle.harness import KernelHarness, console, errors, outputs, statuses
+from tests.lifecycle.harness import OTHER_READER, KernelHarness, console, errors, outputs, statuses
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -212,7 +212,7 @@ async def test_stdout_reaches_cell_console() -> None:
 
 
 async def test_run_mode_redacts_and_reports_no_variables() -> None:
-    h = await KernelHarness("threaded", KernelArgs(mode="run")).start()
+    h = await KernelHarness(OTHER_READER, KernelArgs(mode="run")).start()
     try:
         notes = await h.execute({"a": "secret = 1\n1 / 0"})
         (err,) = errors(notes)
@@ -258,6 +258,6 @@ async def test_teardown_on_cancellation_and_stop() -> None:
     assert runtime.torn_down and runtime.context not in context._alive
     assert h.kernel is not None and h.kernel.closed
 
-    h2 = await KernelHarness("threaded").start()
+    h2 = await KernelHarness(OTHER_READER).start()
     await h2.stop()
     assert h2.runtime is not None and h2.runtime.torn_down

@@ -380,6 +380,7 @@ print(json.dumps(results))
 
 
 @needs_corpus
+@pytest.mark.skipif(sys.platform == "emscripten", reason="needs subprocesses (Pyodide cannot spawn processes)")
 @pytest.mark.timeout(300)
 def test_reference_notebooks_rerun_print_identically(tmp_path: Path) -> None:
     """Run every reference notebook top to bottom (in a subprocess, in a scratch directory)

@@ -3,8 +3,9 @@
 Random notebooks of 2-30 cells (script semantics, names redefined across cells, errors
 included) go through random sequences of edits, re-runs, insertions and deletions on a real
 kernel.  The oracle runs the current cells top to bottom with plain ``exec`` in a fresh
-namespace, skipping a cell that reads a name whose latest binding came from a failed or
-skipped cell (ARCHITECTURE.md: descendants of a failed cell are not run).  The oracle's
+namespace, skipping a cell that reads a name whose latest binding came from a skipped cell, or
+from a failed cell that raised before binding it (ARCHITECTURE.md: nothing runs on stale
+values; names a failed cell bound before it raised are fresh, as in Jupyter).  The oracle's
 reads/writes come from the generator, not from the kernel's analysis.
 """
 
@@ -79,10 +80,14 @@ def oracle(notebook: list[GenCell]) -> dict[str, Any]:
         if cell.reads & poisoned:
             poisoned |= cell.writes
             continue
+        before = dict(ns)
         try:
             exec(cell.code, ns)
         except Exception:
-            poisoned |= cell.writes
+            # Bound before the exception (to a new object, as the kernel tells): fresh values.
+            fresh = {n for n in cell.writes if n in ns and (n not in before or ns[n] is not before[n])}
+            poisoned |= cell.writes - fresh
+            poisoned -= fresh
         else:
             poisoned -= cell.writes
     return {n: ns[n] for n in NAMES if n in ns}

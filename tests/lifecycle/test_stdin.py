@@ -10,11 +10,12 @@ import time
 import pytest
 
 from lifecycle import protocol
-from tests.lifecycle.harness import KernelHarness, errors, outputs
+from tests.lifecycle.harness import OTHER_READER, KernelHarness, errors, needs_threads, outputs
 
 pytestmark = pytest.mark.timeout(60)
 
 
+@needs_threads  # the answer comes from another thread
 async def test_input_round_trip_and_dependents(harness: KernelHarness) -> None:
     mark = harness.mark()
     answerer = harness.answer_in_thread("Ada", since=mark)
@@ -25,6 +26,7 @@ async def test_input_round_trip_and_dependents(harness: KernelHarness) -> None:
     assert outputs(notes, "greet") == ["'hi Ada'"]
 
 
+@needs_threads  # the answer comes from another thread
 async def test_getpass_is_a_password_request(harness: KernelHarness) -> None:
     mark = harness.mark()
     answerer = harness.answer_in_thread("s3cret", since=mark)
@@ -44,6 +46,7 @@ async def test_reply_nobody_asked_for(harness: KernelHarness) -> None:
     assert outputs(notes, "ok") == ["'serving'"]
 
 
+@needs_threads  # the interrupt comes from another thread
 async def test_interrupt_while_waiting_for_input(harness: KernelHarness) -> None:
     mark = harness.mark()
 
@@ -68,7 +71,7 @@ async def test_interrupt_while_waiting_for_input(harness: KernelHarness) -> None
 
 async def test_originals_restored_after_teardown() -> None:
     original_input, original_getpass = builtins.input, getpass.getpass
-    h = await KernelHarness("threaded").start()
+    h = await KernelHarness(OTHER_READER).start()
     assert builtins.input is not original_input
     await h.stop()
     assert builtins.input is original_input and getpass.getpass is original_getpass

@@ -1,0 +1,267 @@
+"""Conformance suite plumbing: the ``--corpus`` option, one batch of kernel runs per session
+(run concurrently, only for the selected tests), and the results table at the end.
+
+Options (``pytest tests/conformance ...``):
+
+``--corpus DIR``
+    a directory laid out like ``../shared/corpus`` (``notebooks/*.ipynb`` and
+    ``reference/<version>/*.ipynb``); default: the shared corpus next to the repository.
+``--conformance-workers N``
+    kernels computing at once (default: the number of CPUs, at least 2).
+``--conformance-table FILE``
+    also write the results table (Markdown) to FILE.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conformance.corpus import CANONICAL_VERSION, Comparison, Corpus, load_corpus
+from tests.conformance.reactive import ReactiveOutcome, check_reactive
+from tests.conformance.runners import (
+    CPYTHON_VERSIONS,
+    Runner,
+    RunOutcome,
+    SubprocessRunner,
+    all_runners,
+    kernel_python,
+)
+
+DEFAULT_CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
+RUN_TIMEOUT = 180.0
+"""Seconds allowed for one top-to-bottom run or one reactive step."""
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("conformance", "amphikernel conformance suite")
+    group.addoption("--corpus", default=None, metavar="DIR",
+                    help=f"corpus directory (notebooks/, reference/<version>/); default {DEFAULT_CORPUS}")
+    group.addoption("--conformance-workers", type=int, default=None, metavar="N",
+                    help="kernels computing at once (default: number of CPUs, at least 2)")
+    group.addoption("--conformance-table", default=None, metavar="FILE",
+                    help="also write the results table (Markdown) to FILE")
+
+
+def _corpus_dir(config: pytest.Config) -> Path:
+    opt = config.getoption("corpus", default=None)
+    return Path(opt).resolve() if opt else DEFAULT_CORPUS
+
+
+@dataclass
+class ConformanceSession:
+    """Runs and remembers every kernel run of the session."""
+
+    corpus: Corpus | None
+    error: str | None
+    workers: int
+    runners: dict[str, Runner] = field(default_factory=dict)
+    wanted_top: set[tuple[str, str]] = field(default_factory=set)
+    wanted_reactive: set[str] = field(default_factory=set)
+    top: dict[tuple[str, str], RunOutcome | BaseException] = field(default_factory=dict)
+    reactive: dict[str, ReactiveOutcome | BaseException] = field(default_factory=dict)
+    comparisons: dict[tuple[str, str], Comparison] = field(default_factory=dict)
+    batch_seconds: float | None = None
+
+    @property
+    def reactive_runner(self) -> SubprocessRunner:
+        return SubprocessRunner(CANONICAL_VERSION)
+
+    def top_outcome(self, label: str, name: str) -> RunOutcome:
+        self._ensure_batch()
+        result = self.top.get((label, name))
+        if result is None:  # not selected at collection (e.g. called directly): run it now
+            asyncio.run(self._batch({(label, name)}, set()))
+            result = self.top[(label, name)]
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    def reactive_outcome(self, name: str) -> ReactiveOutcome:
+        self._ensure_batch()
+        result = self.reactive.get(name)
+        if result is None:
+            asyncio.run(self._batch(set(), {name}))
+            result = self.reactive[name]
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    def _ensure_batch(self) -> None:
+        if self.batch_seconds is None:
+            start = time.perf_counter()
+            asyncio.run(self._batch(self.wanted_top, self.wanted_reactive))
+            self.batch_seconds = time.perf_counter() - start
+
+    async def _batch(self, top: set[tuple[str, str]], reactive: set[str]) -> None:
+        """Every wanted run, concurrently (``workers`` kernels computing at once)."""
+        assert self.corpus is not None
+        corpus = self.corpus
+        slots = asyncio.Semaphore(self.workers)
+
+        def scratch() -> Any:
+            return tempfile.TemporaryDirectory(prefix="amphi-conformance-")
+
+        async def run_top(label: str, name: str) -> None:
+            runner = self.runners[label]
+            try:
+                async with slots:
+                    with scratch() as cwd:
+                        self.top[(label, name)] = await runner.run(corpus.get(name).sources(), Path(cwd), RUN_TIMEOUT)
+            except Exception as exc:
+                self.top[(label, name)] = exc
+
+        async def run_reactive(name: str) -> None:
+            runner = self.reactive_runner
+            try:
+                self.reactive[name] = await check_reactive(
+                    name, corpus.get(name).sources(), runner.python, runner, scratch, slots, RUN_TIMEOUT
+                )
+            except Exception as exc:
+                self.reactive[name] = exc
+
+        # Notebook order first, then hosts: the slow notebooks of every version overlap.
+        jobs = [run_top(label, name) for name in (nb.name for nb in corpus.notebooks)
+                for label in self.runners if (label, name) in top]
+        jobs += [run_reactive(nb.name) for nb in corpus.notebooks if nb.name in reactive]
+        await asyncio.gather(*jobs)
+
+
+_SESSION = pytest.StashKey[ConformanceSession]()
+
+
+def _make_session(config: pytest.Config) -> ConformanceSession:
+    if _SESSION in config.stash:
+        return config.stash[_SESSION]
+    root = _corpus_dir(config)
+    workers = config.getoption("conformance_workers", default=None) or max(2, os.cpu_count() or 2)
+    try:
+        corpus: Corpus | None = load_corpus(root)
+        error = None
+    except (FileNotFoundError, OSError) as exc:
+        if config.getoption("corpus", default=None):
+            raise pytest.UsageError(f"--corpus {root}: {exc}") from None
+        corpus, error = None, f"no corpus at {root}: {exc}"
+    session = ConformanceSession(corpus, error, workers)
+    if corpus is not None:
+        session.runners = {r.label: r for r in all_runners(corpus)}
+    config.stash[_SESSION] = session
+    return session
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    session = _make_session(metafunc.config)
+    names = [nb.name for nb in session.corpus.notebooks] if session.corpus else []
+    if "conformance_case" in metafunc.fixturenames:
+        cases = [(label, name) for label in session.runners for name in names]
+        metafunc.parametrize("conformance_case", cases, ids=[f"{label}-{name}" for label, name in cases])
+    if "reactive_case" in metafunc.fixturenames:
+        metafunc.parametrize("reactive_case", names, ids=names)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    session = _make_session(config)
+    for item in items:
+        params = getattr(item, "callspec", None)
+        if params is None:
+            continue
+        case = params.params.get("conformance_case")
+        if isinstance(case, tuple):  # not the placeholder of an empty parametrisation
+            label, name = case
+            runner = session.runners[label]
+            nb = session.corpus.get(name) if session.corpus else None
+            if runner.unavailable() is None and nb is not None and runner.reference_version in nb.references:
+                session.wanted_top.add((label, name))
+        name = params.params.get("reactive_case")
+        if isinstance(name, str) and session.reactive_runner.unavailable() is None:
+            session.wanted_reactive.add(name)
+
+
+@pytest.fixture(scope="session")
+def conformance(request: pytest.FixtureRequest) -> ConformanceSession:
+    session = _make_session(request.config)
+    if session.corpus is None:
+        pytest.skip(session.error or "no corpus")
+    return session
+
+
+# ------------------------------------------------------------------------- results table
+
+
+def results_table(session: ConformanceSession) -> str:
+    """Markdown table: notebook, code cells, matched cells and seconds per runner, reactive
+    agreement (matched cells after each edit) and its seconds."""
+    assert session.corpus is not None
+    labels = [label for label in session.runners if any(k[0] == label for k in session.top)]
+    show_reactive = bool(session.reactive)
+    head = ["notebook", "cells"]
+    for label in labels:
+        head += [f"{label} matched", f"{label} s"]
+    if show_reactive:
+        head += ["reactive (after each edit)", "reactive s"]
+    rows = [head]
+    totals = {label: [0, 0, 0.0] for label in labels}
+    for nb in session.corpus.notebooks:
+        if not any((label, nb.name) in session.top for label in labels) and nb.name not in session.reactive:
+            continue
+        cells = len(nb.sources())
+        row = [nb.name, str(cells)]
+        for label in labels:
+            cmp = session.comparisons.get((label, nb.name))
+            out = session.top.get((label, nb.name))
+            if cmp is not None and isinstance(out, RunOutcome):
+                row += [f"{cmp.matched}/{cmp.cells}", f"{out.seconds:.2f}"]
+                totals[label][0] += cmp.matched
+                totals[label][1] += cmp.cells
+                totals[label][2] += out.seconds
+            else:
+                row += ["error" if isinstance(out, BaseException) else "-", "-"]
+        if show_reactive:
+            rout = session.reactive.get(nb.name)
+            if isinstance(rout, ReactiveOutcome):
+                steps = ", ".join(f"{s.edit.kind} {s.comparison.matched}/{s.comparison.cells}" for s in rout.steps)
+                row += [steps or "-", f"{rout.seconds:.2f}"]
+            else:
+                row += ["error" if isinstance(rout, BaseException) else "-", "-"]
+        rows.append(row)
+    total = ["total", str(sum(len(nb.sources()) for nb in session.corpus.notebooks))]
+    for label in labels:
+        matched, cells, secs = totals[label]
+        total += [f"{matched}/{cells}", f"{secs:.2f}"]
+    if show_reactive:
+        outs = [r for r in session.reactive.values() if isinstance(r, ReactiveOutcome)]
+        total += [f"{sum(r.ok for r in outs)}/{len(session.reactive)} notebooks agree",
+                  f"{sum(r.seconds for r in outs):.2f}"]
+    rows.append(total)
+    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths)) + " |" for r in rows]
+    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    return "\n".join(lines)
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    session = config.stash.get(_SESSION, None)
+    if session is None or session.corpus is None or not (session.top or session.reactive):
+        return
+    table = results_table(session)
+    versions = ", ".join(v for v in CPYTHON_VERSIONS if kernel_python(v) is None)
+    tr = terminalreporter
+    tr.section("amphikernel conformance")
+    tr.write_line(f"corpus: {session.corpus.root}")
+    tr.write_line(table)
+    if session.batch_seconds is not None:
+        tr.write_line(f"wall time of the kernel runs: {session.batch_seconds:.1f} s with {session.workers} workers"
+                      " (per-notebook seconds include kernel start; runs overlap)")
+    if versions:
+        tr.write_line(f"skipped CPython versions (no kernel interpreter): {versions}")
+    path = config.getoption("conformance_table", default=None)
+    if path:
+        Path(path).write_text(table + "\n", encoding="utf-8")
+        tr.write_line(f"wrote {path}")

@@ -556,7 +556,6 @@ class Kernel:
         vfiles = self.context.virtual_files
         if vfiles is not None:
             vfiles.release_owner(cid)
-        self._set_status(cid, "running")
         self._errored.discard(cid)
         for hook in self.hooks.pre_execution:
             self._call_hook(hook, self, cid)
@@ -566,12 +565,15 @@ class Kernel:
         ctx = self.context
         token = context_mod.activate(ctx)
         ctx.cell_id = cid
-        self.running_cell = cid
         console = self.console
-        if console is not None:
-            console.start_cell(cid)
+        # From the moment the cell is announced as running, an interrupt belongs to it: it
+        # lands inside the try below, never in the control loop.
+        self.running_cell = cid
         try:
             try:
+                self._set_status(cid, "running")
+                if console is not None:
+                    console.start_cell(cid)
                 compiled = self._compile(cid)
                 if (compiled.body is None or not is_coroutine_code(compiled.body)) and (
                     compiled.last_expr is None or not is_coroutine_code(compiled.last_expr)

@@ -298,6 +298,9 @@ class KernelClient:
             # has already arrived before waiting again, one event-loop wake-up per burst.
             while (more := transport.recv_nowait()) is not None:
                 self._dispatch(more)
+            # A kernel that floods output must not starve the event loop: finished futures
+            # never suspend, so yield explicitly between bursts.
+            await asyncio.sleep(0)
 
     async def _watch(self) -> None:
         assert self.process is not None

@@ -106,14 +106,14 @@ class ThreadKernel:
             )
             self._returncode = 0
         except BaseException as exc:  # the thread must always finish cleanly
-            log.exception("kernel thread %s failed", self.name)
             self._returncode = 1
-            if self._loop is not None and not self._loop.is_closed():
-                with contextlib.suppress(RuntimeError):
-                    self._loop.call_soon_threadsafe(
-                        self._dispatch, protocol.KernelDied(returncode=1, reason=repr(exc)),
-                        protocol.encode(protocol.KernelDied(returncode=1, reason=repr(exc))),
-                    )
+            try:
+                log.error("kernel thread %s failed: %r", self.name, exc)
+                note = protocol.KernelDied(returncode=1, reason=repr(exc))
+                if self._loop is not None and not self._loop.is_closed():
+                    self._loop.call_soon_threadsafe(self._dispatch, note, protocol.encode(note))
+            except BaseException:
+                pass
         finally:
             self._finished.set()
 
@@ -169,11 +169,18 @@ class ThreadKernel:
         if self._thread is None:
             return None
         self.control.put(protocol.Stop())
-        deadline = asyncio.get_running_loop().time() + timeout
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        next_interrupt = loop.time()
         while not self._finished.is_set():
-            if self.kernel is not None and self.kernel.running_cell is not None and self._thread.ident is not None:
+            now = loop.time()
+            # Interrupt a running cell so the stop is reached; at most once a second, so an
+            # interrupt never lands in the kernel's own error handling twice in a row.
+            if now >= next_interrupt and self.kernel is not None and self.kernel.running_cell is not None \
+                    and self._thread.ident is not None:
                 raise_in_thread(self._thread.ident, KeyboardInterrupt)
-            if asyncio.get_running_loop().time() > deadline:
+                next_interrupt = now + 1.0
+            if now > deadline:
                 log.error("kernel thread %s did not stop in %.1f s", self.name, timeout)
                 return None
             await asyncio.sleep(0.005)

@@ -21,8 +21,14 @@ compile: setup
 
 setup: $(VENV)/.installed
 
+CORPUS_NOTEBOOK ?= ../shared/corpus/notebooks/pytudes_cheryl.ipynb
+
 demo: setup compile
+	@if [ -f "$(CORPUS_NOTEBOOK)" ]; then $(VENV)/bin/amphi execute "$(CORPUS_NOTEBOOK)" --cwd "$$(mktemp -d)"; \
+	  else echo "(no corpus notebook at $(CORPUS_NOTEBOOK); skipping the headless run)"; fi
 	$(VENV)/bin/amphi execute examples/intro.py
+	@echo "Starting amphi edit on examples/intro.py: open the URL below; Ctrl-C stops the server and its kernel."
+	$(VENV)/bin/amphi edit examples/intro.py
 
 test: setup compile kernel-venvs
 	$(VENV)/bin/ruff check .

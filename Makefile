@@ -5,7 +5,11 @@ PY := $(VENV)/bin/python
 # The Pyodide tooling needs Python >= 3.12; pyenv's 3.12.1 is the project's interpreter.
 BASE_PYTHON ?= $(shell (command -v pyenv >/dev/null && p="$$(pyenv prefix 3.12.1 2>/dev/null)" && echo "$$p/bin/python") || command -v python3.12 || echo python3.12-not-found)
 
-.PHONY: setup compile demo test lint bench clean kernel-venvs
+# The web frontend bundle (TypeScript + esbuild), shipped inside the Python package.
+WEB_SOURCES := $(shell find web/src web/scripts -type f) web/index.html web/package.json web/tsconfig.json
+WEB_BUNDLE := subprocess_host/static/app/index.html
+
+.PHONY: setup compile demo test lint bench clean kernel-venvs chromium pyodide-dist
 
 $(VENV)/.installed: pyproject.toml requirements-dev.txt
 	@test -x "$(BASE_PYTHON)" || { echo "error: Python 3.12 not found (install pyenv 3.12.1 or set BASE_PYTHON)"; exit 1; }
@@ -19,7 +23,7 @@ $(VENV)/.installed: pyproject.toml requirements-dev.txt
 compile: setup
 	@$(PY) -m compileall -q lifecycle subprocess_host pyodide_host benchmarks
 
-setup: $(VENV)/.installed
+setup: $(VENV)/.installed $(WEB_BUNDLE) chromium
 
 CORPUS_NOTEBOOK ?= ../shared/corpus/notebooks/pytudes_cheryl.ipynb
 
@@ -30,8 +34,9 @@ demo: setup compile
 	@echo "Starting amphi edit on examples/intro.py: open the URL below; Ctrl-C stops the server and its kernel."
 	$(VENV)/bin/amphi edit examples/intro.py
 
-test: setup compile kernel-venvs
+test: setup compile kernel-venvs pyodide-dist
 	$(VENV)/bin/ruff check .
+	cd web && npm run typecheck
 	$(PY) -m pytest
 
 lint: setup
@@ -41,7 +46,23 @@ bench: setup compile
 	$(PY) -m benchmarks all
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build *.egg-info web/node_modules subprocess_host/static/app
+
+
+web/node_modules/.installed: web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
+	touch $@
+
+$(WEB_BUNDLE): web/node_modules/.installed $(WEB_SOURCES)
+	cd web && npm run build
+
+# Debian's chromium for the end-to-end tests (never `playwright install`).
+chromium:
+	bash web/scripts/install-chromium.sh
+
+# Pyodide dist directories (runtime from npm + our wheel + msgspec/micropip wasm wheels + lock).
+pyodide-dist: setup
+	$(PY) -m pyodide_host.build --all
 
 # Kernel interpreters for the cross-version tests: a virtualenv per CPython 3.10-3.13 with the
 # kernel's own dependencies (the kernel finds amphikernel through PYTHONPATH).

@@ -317,9 +317,10 @@ class Kernel:
         installer = self.extensions.get("installer")
         if installer is None:
             from lifecycle.packages import pip_installer as installer
-        installed, failed = installer(cmd.packages)
-        if hasattr(installed, "__await__"):
-            installed, failed = await installed
+        result = installer(cmd.packages)
+        if hasattr(result, "__await__"):
+            result = await result
+        installed, failed = result
         self.emit(protocol.PackagesInstalled(request_id=cmd.request_id, installed=installed, failed=failed))
 
     def _on_stop(self, cmd: protocol.Stop) -> None:

@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 from lifecycle import completion, protocol
 from lifecycle.completion import CompletionWorker, answer, complete, fallback_complete, warm_up
+from tests.lifecycle.harness import needs_subprocess, needs_threads
 
 ROOT = Path(__file__).resolve().parents[2]
 WAIT_S = 20.0
@@ -591,6 +592,7 @@ def test_typical_namespace_is_answered() -> None:
 # ----------------------------------------------------------------- namespace snapshot
 
 
+@needs_threads
 @pytest.mark.parametrize("mapping", [dict, collections.OrderedDict, collections.UserDict])
 def test_namespace_mutated_by_another_thread_while_completing(mapping: type) -> None:
     # UserDict copies key by key in Python, so a concurrent change can break a plain
@@ -661,6 +663,7 @@ def kernel_globals() -> dict[str, Any]:
     return make_namespace()
 
 
+@needs_threads
 def test_worker_answers_while_the_kernel_thread_is_busy(kernel_globals: dict[str, Any]) -> None:
     busy = threading.Lock()
     started = threading.Event()
@@ -689,6 +692,7 @@ def test_worker_answers_while_the_kernel_thread_is_busy(kernel_globals: dict[str
         worker.close()
 
 
+@needs_threads
 def test_waiting_requests_are_coalesced_to_the_newest(kernel_globals: dict[str, Any]) -> None:
     entered = threading.Event()
     release = threading.Event()
@@ -727,6 +731,7 @@ def test_waiting_requests_are_coalesced_to_the_newest(kernel_globals: dict[str, 
     assert emit.results.empty()
 
 
+@needs_threads
 def test_a_burst_of_requests_gets_one_answer_each(kernel_globals: dict[str, Any]) -> None:
     emit = Collector()
     worker = CompletionWorker(emit, lambda: kernel_globals)
@@ -747,6 +752,7 @@ def test_a_burst_of_requests_gets_one_answer_each(kernel_globals: dict[str, Any]
     assert emit.results.empty()
 
 
+@needs_threads
 def test_close_joins_the_daemon_thread_and_is_idempotent(kernel_globals: dict[str, Any]) -> None:
     before = set(worker_threads())
     emit = Collector()
@@ -766,6 +772,7 @@ def test_close_joins_the_daemon_thread_and_is_idempotent(kernel_globals: dict[st
     assert late.request_id == "late" and late.completions == [] and late.start == 4
 
 
+@needs_threads
 def test_close_answers_requests_still_waiting(kernel_globals: dict[str, Any]) -> None:
     entered = threading.Event()
     release = threading.Event()
@@ -794,6 +801,7 @@ def test_close_answers_requests_still_waiting(kernel_globals: dict[str, Any]) ->
     assert grouped["waiting1"][0].completions == grouped["waiting2"][0].completions == []
 
 
+@needs_threads
 def test_worker_survives_failing_emit_and_namespace(kernel_globals: dict[str, Any]) -> None:
     emit = Collector()
     failures = {"emit": 1, "namespace": 1}
@@ -825,6 +833,7 @@ def test_worker_survives_failing_emit_and_namespace(kernel_globals: dict[str, An
         worker.close()
 
 
+@needs_threads
 def test_worker_is_thread_safe_under_concurrent_submitters(kernel_globals: dict[str, Any]) -> None:
     emit = Collector()
     worker = CompletionWorker(emit, lambda: kernel_globals)
@@ -952,6 +961,7 @@ def test_fallback_handles_non_ascii_and_line_endings(ns: dict[str, Any]) -> None
     assert "ñame" in names(fb("ña", ns))
 
 
+@needs_subprocess
 def test_lifecycle_completion_imports_without_jedi_and_uses_the_fallback() -> None:
     script = (
         "import sys\n"
@@ -968,6 +978,7 @@ def test_lifecycle_completion_imports_without_jedi_and_uses_the_fallback() -> No
     assert out.stdout.strip() == "4 ['my_var']"
 
 
+@needs_subprocess
 def test_importing_the_module_does_not_import_jedi() -> None:
     script = "import sys\nimport lifecycle.completion\nprint('jedi' in sys.modules)\n"
     out = subprocess.run(

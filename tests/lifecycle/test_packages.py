@@ -13,7 +13,7 @@ import pytest
 
 from lifecycle import protocol
 from lifecycle.packages import InvalidRequirementError, check_requirement
-from tests.lifecycle.harness import KernelHarness, outputs
+from tests.lifecycle.harness import KernelHarness, needs_subprocess, outputs
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -50,6 +50,7 @@ def test_requirement_forms_accepted() -> None:
         assert check_requirement(good) == good
 
 
+@needs_subprocess  # pip in a subprocess; Pyodide installs with micropip (tests/pyodide)
 async def test_install_packages_then_import(harness: KernelHarness, tmp_path: Path) -> None:
     wheel = build_wheel(tmp_path, "amphi_probe_pkg")
     try:

@@ -27,10 +27,12 @@ from hypothesis import strategies as st
 
 from lifecycle import streams
 from lifecycle.streams import Console, create_console
+from tests.lifecycle.harness import IN_PYODIDE, needs_subprocess, needs_threads
 
 pytestmark = pytest.mark.timeout(60)
 
-MODES = ["fd", "replace", "thread-local"]
+MODES = ["replace"] if IN_PYODIDE else ["fd", "replace", "thread-local"]
+"""Pyodide has no threads: only replace mode (its own mode) runs there."""
 REPO = Path(__file__).resolve().parents[2]
 LINES = "".join(f"{i}\n" for i in range(20_000))
 
@@ -184,6 +186,7 @@ def test_first_write_is_delivered_at_once_while_the_cell_runs(
     assert recorder.text() == "hello\nworld\n"
 
 
+@pytest.mark.skipif(IN_PYODIDE, reason="time.sleep() in Pyodide yields to the JavaScript event loop (>= 10 ms a call): too few lines")
 @pytest.mark.parametrize("mode", MODES)
 def test_a_cell_that_keeps_printing_is_delivered_in_growing_batches(
     mode: str, recorder: Recorder, make_console: MakeConsole
@@ -247,6 +250,7 @@ def test_end_cell_delivers_everything_then_capture_stops(
     assert captured.err == "stderr after the cell\n"
 
 
+@needs_threads
 @pytest.mark.parametrize("mode", MODES)
 def test_threads_started_by_the_cell_write_into_it(
     mode: str, recorder: Recorder, make_console: MakeConsole
@@ -506,6 +510,7 @@ async def test_replace_mode_delivers_trailing_output_while_an_async_cell_awaits(
     assert during == "a\nb\n"
 
 
+@needs_subprocess
 def test_the_module_imports_only_light_stdlib_modules() -> None:
     script = (
         "import sys; before = set(sys.modules); import lifecycle.streams; "
@@ -522,6 +527,7 @@ def test_the_module_imports_only_light_stdlib_modules() -> None:
 # ------------------------------------------------------------------------ thread-local mode
 
 
+@needs_threads
 def test_eight_kernels_in_eight_threads_each_get_only_their_output() -> None:
     kernels = 8
     recorders = [Recorder() for _ in range(kernels)]
@@ -562,6 +568,7 @@ def test_eight_kernels_in_eight_threads_each_get_only_their_output() -> None:
         assert len(rec.calls) < 100
 
 
+@needs_threads
 def test_thread_inheritance_and_fall_through(
     recorder: Recorder, capsys: pytest.CaptureFixture[str], make_console: MakeConsole
 ) -> None:
@@ -601,6 +608,7 @@ def test_thread_inheritance_and_fall_through(
     assert out.splitlines() == ["before any cell", "child after the cell", "outsider"]
 
 
+@needs_threads
 def test_install_twice_is_a_no_op_and_uninstall_restores_the_originals() -> None:
     stdout, stderr, start = sys.stdout, sys.stderr, threading.Thread.start
     streams.install_thread_local_proxies()
@@ -622,6 +630,7 @@ def test_install_twice_is_a_no_op_and_uninstall_restores_the_originals() -> None
     assert sys.stdout is stdout
 
 
+@needs_threads
 def test_consoles_share_one_install_and_the_last_close_uninstalls(recorder: Recorder) -> None:
     stdout = sys.stdout
     first = create_console("thread-local", recorder)
@@ -634,6 +643,7 @@ def test_consoles_share_one_install_and_the_last_close_uninstalls(recorder: Reco
     assert sys.stdout is stdout
 
 
+@needs_threads
 def test_thread_local_proxy_attributes(recorder: Recorder, monkeypatch: pytest.MonkeyPatch) -> None:
     with tempfile.TemporaryFile("w+", encoding="latin-1") as original:
         monkeypatch.setattr(sys, "stdout", original)
@@ -669,6 +679,7 @@ def test_thread_local_proxy_attributes(recorder: Recorder, monkeypatch: pytest.M
 # ------------------------------------------------------------------------ fd mode
 
 
+@needs_threads
 def test_fd_mode_in_process_captures_descriptor_writes_and_restores_them(
     recorder: Recorder, make_console: MakeConsole
 ) -> None:
@@ -723,6 +734,7 @@ FD_PRELUDE = """
 """
 
 
+@needs_subprocess
 def test_fd_mode_captures_child_processes_and_c_writes() -> None:
     result, stdout, stderr = run_python(
         FD_PRELUDE
@@ -756,6 +768,7 @@ def test_fd_mode_captures_child_processes_and_c_writes() -> None:
     assert "child err" not in stderr and "python err" not in stderr
 
 
+@needs_subprocess
 def test_fd_mode_end_cell_does_not_wait_for_a_lingering_child() -> None:
     result, stdout, _ = run_python(
         FD_PRELUDE
@@ -777,6 +790,7 @@ def test_fd_mode_end_cell_does_not_wait_for_a_lingering_child() -> None:
     assert stdout == "late child"  # passed through to the original stdout after the cell
 
 
+@needs_subprocess
 def test_fd_mode_forked_children_write_through_the_pipes() -> None:
     result, stdout, _ = run_python(
         FD_PRELUDE
@@ -801,6 +815,7 @@ def test_fd_mode_forked_children_write_through_the_pipes() -> None:
     assert stdout == ""
 
 
+@needs_subprocess
 def test_fd_mode_partial_utf8_and_many_cells() -> None:
     result, stdout, _ = run_python(
         FD_PRELUDE

@@ -40,12 +40,17 @@ from lifecycle.virtual_files import (
     publish,
     read_shared,
 )
+from tests.lifecycle.harness import IN_PYODIDE, needs_subprocess, needs_threads
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SHM_DIR = Path("/dev/shm")
 TEN_MB = 10 * 1024 * 1024
 
-needs_dev_shm = pytest.mark.skipif(not SHM_DIR.is_dir(), reason="needs /dev/shm (Linux)")
+needs_dev_shm = pytest.mark.skipif(
+    IN_PYODIDE or not SHM_DIR.is_dir(), reason="needs shared memory in /dev/shm (Linux; not Pyodide)"
+)
+STORES = ["in_memory"] if IN_PYODIDE else ["in_memory", "shared_memory"]
+"""Store kinds the ``any_store`` tests run on (Pyodide has no shared memory)."""
 
 
 # ------------------------------------------------------------------------------------ helpers
@@ -160,7 +165,7 @@ def shm_store(spawned_pids: set[int]) -> Iterator[SharedMemoryStore]:
     store.shutdown()
 
 
-@pytest.fixture(params=["in_memory", "shared_memory"])
+@pytest.fixture(params=STORES)
 def any_store(request: pytest.FixtureRequest) -> Iterator[VirtualFileStore]:
     if request.param == "shared_memory":
         store: VirtualFileStore = request.getfixturevalue("shm_store")
@@ -315,6 +320,7 @@ def test_not_found_error_is_a_key_error_with_a_clear_message(
     assert str(excinfo.value) == "no virtual file '@file/nope-x.txt'"
 
 
+@needs_dev_shm
 def test_create_store(spawned_pids: set[int]) -> None:
     assert create_store(None) is None
     memory = create_store("in_memory")
@@ -326,6 +332,7 @@ def test_create_store(spawned_pids: set[int]) -> None:
         create_store("disk")  # type: ignore[arg-type]
 
 
+@needs_subprocess
 def test_imports_without_shared_memory_or_msgspec() -> None:
     """What Pyodide (no shared memory) and a bare server interpreter (no msgspec) need."""
     code = """
@@ -458,7 +465,8 @@ def test_any_name_is_rejected_or_round_trips(
 # ----------------------------------------------------------------------------- thread safety
 
 
-@pytest.mark.parametrize("kind", ["in_memory", "shared_memory"])
+@needs_threads
+@pytest.mark.parametrize("kind", STORES)
 def test_reads_from_one_thread_while_another_writes(kind: str, spawned_pids: set[int]) -> None:
     store = create_store(kind)  # type: ignore[arg-type]
     assert store is not None
@@ -690,6 +698,7 @@ def test_publish_stores_a_file_owned_by_the_running_cell(memory_store: InMemoryS
     assert url not in memory_store and len(memory_store) == 0
 
 
+@needs_dev_shm
 def test_publish_to_shared_memory(shm_store: SharedMemoryStore) -> None:
     with running_cell(shm_store, "c1"):
         url = publish(b"abc", "abc.bin", "application/x-test")
@@ -725,6 +734,7 @@ def test_publish_validates_names_even_without_store() -> None:
         publish(b"x", "../x")
 
 
+@needs_threads
 def test_publish_outside_a_cell_raises() -> None:
     outcome: list[object] = []
 

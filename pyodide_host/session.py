@@ -1,0 +1,483 @@
+"""The kernel session that runs inside Pyodide (a Web Worker in the browser, Node for tests).
+
+One :class:`Session` owns one kernel at a time, built by the same
+:func:`~lifecycle.kernel_lifecycle.create_kernel` as every host (through
+:func:`~lifecycle.kernel_lifecycle.serve`), with ``"replace"`` console capture (batched) and
+``"in_memory"`` virtual files, driven by :func:`~lifecycle.kernel_lifecycle.asyncio_queue_reader`
+on two :class:`asyncio.Queue` objects (control and UI).
+
+Frames are msgpack bytes both ways, with no JSON in between::
+
+    session = Session(send_frame)      # send_frame(bytes): one notification frame out
+    session.start()                    # kernel-ready follows
+    session.handle_frame(frame)        # one command frame in (bytes, memoryview or a JS Uint8Array)
+
+In Pyodide, :func:`create_session` wraps a JavaScript callback so it receives a ``Uint8Array``
+per frame, and accepts JavaScript callables for ``input()``.
+
+The kernel runs as a *restartable task*: :meth:`Session.restart` cancels the running task
+(:func:`~lifecycle.kernel_lifecycle.teardown_kernel` runs on the cancellation: virtual files
+dropped, streams restored, globals cleared), then a fresh kernel starts on fresh queues.
+Frames handed in meanwhile go to the new kernel.  A cell that never yields cannot be
+cancelled (one thread): the page interrupts it first (interrupt buffer).
+
+Host-level frames (not kernel commands) handled here like the local server does:
+``restart-kernel`` -> ``kernel-restarted`` (after the new ``kernel-ready``), ``save-notebook``
+-> ``notebook-saved`` with ``ok: false`` (a page in a browser has no file to write).
+
+``input()``: with ``wait_reply`` (a synchronous function the page provides when it is
+cross-origin isolated: ``SharedArrayBuffer`` + ``Atomics.wait``), the cell blocks until the
+reply; without it ``input()`` raises :class:`~lifecycle.stdin.StdinUnavailableError` with an
+explanation (:data:`NO_ISOLATION_MESSAGE`) instead of hanging.
+
+``install-packages`` goes through micropip (loaded on first use), looking in ``index_urls``
+first (the site's own PEP 503 index), then in the runtime's lock.
+
+This module imports only the standard library and :mod:`lifecycle` at import time, so its
+pure parts run (and are tested) on CPython too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import msgspec
+
+from lifecycle import protocol
+from lifecycle.kernel import Kernel
+from lifecycle.kernel_lifecycle import KernelArgs, KernelRuntime, asyncio_queue_reader, serve
+from lifecycle.packages import InvalidRequirementError, check_requirement
+from lifecycle.stdin import StdinBroker
+
+__all__ = ["NO_ISOLATION_MESSAGE", "Session", "create_session", "current_session", "default_args"]
+
+log = logging.getLogger("amphikernel.pyodide")
+
+NO_ISOLATION_MESSAGE = (
+    "input() is not available on this page: the kernel runs in a Web Worker and can only wait "
+    "for your answer when the page is cross-origin isolated (SharedArrayBuffer + Atomics.wait). "
+    "Serve the site with the headers 'Cross-Origin-Opener-Policy: same-origin' and "
+    "'Cross-Origin-Embedder-Policy: require-corp' (or load coi-serviceworker) to enable it, or "
+    "use a UI element (e.g. a text box) instead."
+)
+"""What ``input()`` raises with when the page cannot answer synchronously."""
+
+Send = Callable[[bytes], Any]
+WaitReply = Callable[[protocol.InputRequest], str]
+
+_HOST_TYPES = frozenset({"restart-kernel", "save-notebook"})
+
+
+class _Peek(msgspec.Struct):
+    type: Any = None
+    request_id: Any = ""
+
+
+_peek_decoder = msgspec.msgpack.Decoder(_Peek)
+_encoder = msgspec.msgpack.Encoder()
+
+
+def default_args(mode: str = "edit", semantics: str = "script") -> KernelArgs:
+    """The kernel arguments of the Pyodide host: replace-mode console, in-memory virtual files,
+    and the kernel's module as ``__main__`` (one kernel per worker, like the subprocess host:
+    ``pickle`` and ``mock.patch("__main__.X")`` see the cells' globals)."""
+    return KernelArgs(
+        mode=mode,  # type: ignore[arg-type]
+        semantics=semantics,  # type: ignore[arg-type]
+        console="replace",
+        virtual_files="in_memory",
+        install_main=True,
+    )
+
+
+def _as_bytes(frame: Any) -> bytes | bytearray | memoryview:
+    """A frame as a bytes-like object: JS ``Uint8Array`` proxies are copied out once."""
+    if isinstance(frame, (bytes, bytearray, memoryview)):
+        return frame
+    to_bytes = getattr(frame, "to_bytes", None)  # pyodide.ffi.JsProxy of a typed array
+    if to_bytes is not None:
+        return to_bytes()
+    raise TypeError(f"a frame must be bytes or a Uint8Array, not {type(frame).__name__}")
+
+
+class Session:
+    """One kernel at a time, restartable, fed with msgpack frames.
+
+    Args:
+        send: called with each notification frame (``bytes``), in order.
+        args: kernel arguments (default :func:`default_args`).
+        wait_reply: synchronous ``(request) -> str`` answering ``input()``; ``None`` when the
+            page cannot block (``input()`` then raises with ``stdin_unavailable``).
+        stdin_unavailable: the explanation ``input()`` raises with when ``wait_reply`` is
+            ``None`` (default :data:`NO_ISOLATION_MESSAGE`).
+        interrupt_available: the page set an interrupt buffer (announced as the
+            ``interrupt`` capability).
+        index_urls: package indexes micropip looks in first (PEP 503 simple indexes).
+        installer: replaces the micropip installer (tests): ``async (packages) ->
+            (installed, failed)``.
+    """
+
+    def __init__(
+        self,
+        send: Send,
+        *,
+        args: KernelArgs | None = None,
+        wait_reply: WaitReply | None = None,
+        stdin_unavailable: str | None = None,
+        interrupt_available: bool = False,
+        index_urls: Sequence[str] = (),
+        installer: Callable[[list[str]], Any] | None = None,
+    ) -> None:
+        self._send = send
+        self.args = args or default_args()
+        self.wait_reply = wait_reply
+        self.stdin_unavailable = stdin_unavailable or NO_ISOLATION_MESSAGE
+        self.interrupt_available = interrupt_available
+        self.index_urls = list(index_urls)
+        self._installer = installer
+        self.kernel: Kernel | None = None
+        self.runtime: KernelRuntime | None = None
+        self.task: asyncio.Task[None] | None = None
+        self.generation = 0
+        self._control: asyncio.Queue[Any] = asyncio.Queue()
+        self._ui: asyncio.Queue[Any] = asyncio.Queue()
+        self._after_ready: list[bytes] = []
+        self.closed = False
+
+    # ------------------------------------------------------------------ frames out
+    def emit(self, notification: Any) -> None:
+        """Send one notification (encoded once, as msgpack)."""
+        self.send_frame(protocol.encode(notification))
+
+    def send_frame(self, frame: bytes) -> None:
+        try:
+            self._send(frame)
+        except Exception:  # the page went away mid-send: nothing to tell it
+            log.exception("sending a frame to the page failed")
+
+    @property
+    def capabilities(self) -> list[str]:
+        """What this kernel offers, announced in ``kernel-ready``."""
+        caps = ["virtual-files", "completion", "install-packages", "restart"]
+        if self.interrupt_available:
+            caps.append("interrupt")
+        if self.wait_reply is not None:
+            caps.append("stdin")
+        return caps
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> asyncio.Task[None]:
+        """Start the kernel task (``kernel-ready`` is the first frame it sends).
+
+        Raises:
+            RuntimeError: already started, or closed.
+        """
+        if self.closed:
+            raise RuntimeError("the session is closed")
+        if self.task is not None and not self.task.done():
+            raise RuntimeError("the session's kernel is already running")
+        self.task = self._spawn(None, fresh_queues=self.generation > 0)
+        return self.task
+
+    def _spawn(self, previous: asyncio.Task[None] | None, *, fresh_queues: bool = True) -> asyncio.Task[None]:
+        self.generation += 1
+        if fresh_queues:  # the first kernel keeps frames handed in before start()
+            self._control, self._ui = asyncio.Queue(), asyncio.Queue()
+        self.kernel = self.runtime = None
+        return asyncio.get_event_loop().create_task(
+            self._run(previous, self._control, self._ui), name=f"amphikernel-{self.generation}"
+        )
+
+    async def _run(
+        self, previous: asyncio.Task[None] | None, control: asyncio.Queue[Any], ui: asyncio.Queue[Any]
+    ) -> None:
+        if previous is not None:
+            with contextlib.suppress(BaseException):
+                await previous  # its teardown runs first
+        await serve(
+            self.args,
+            self.emit,
+            control,
+            ui,
+            asyncio_queue_reader,
+            capabilities=self.capabilities,
+            on_ready=self._on_ready,
+        )
+
+    def _on_ready(self, kernel: Kernel, runtime: KernelRuntime) -> None:
+        self.kernel, self.runtime = kernel, runtime
+        broker = StdinBroker(
+            kernel.emit,
+            wait_reply=self.wait_reply,
+            unavailable=None if self.wait_reply is not None else self.stdin_unavailable,
+        )
+        runtime.stdin = kernel.extensions["stdin"] = broker
+        runtime.closers.append(broker.close)
+        kernel.extensions["installer"] = _AwaitableInstaller(self._installer or self.install_packages)
+        if self._after_ready:
+            frames, self._after_ready = self._after_ready, []
+            loop = asyncio.get_event_loop()
+            for frame in frames:  # after kernel-ready, which serve() sends next
+                loop.call_soon(self.send_frame, frame)
+
+    def restart(self) -> asyncio.Task[None]:
+        """Cancel the kernel task (it tears down) and start a fresh kernel on fresh queues.
+
+        Returns the new task; frames handed in from now on go to the new kernel.
+        """
+        if self.closed:
+            raise RuntimeError("the session is closed")
+        previous = self.task
+        if previous is not None and not previous.done():
+            previous.cancel()
+        self.task = self._spawn(previous)
+        return self.task
+
+    async def close(self) -> None:
+        """Stop the kernel for good (cancellation; teardown runs)."""
+        self.closed = True
+        task = self.task
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+
+    # ------------------------------------------------------------------ frames in
+    def handle_frame(self, frame: Any) -> None:
+        """Take one msgpack frame from the page: a kernel command, or a host-level message
+        (``restart-kernel``, ``save-notebook``).  Never raises for bad input: an undecodable
+        command is answered with ``kernel-error``."""
+        data = _as_bytes(frame)
+        try:
+            peek = _peek_decoder.decode(data)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            peek = None
+        if peek is not None and peek.type in _HOST_TYPES:
+            self._host_message(peek)
+            return
+        router = self.runtime.router if self.runtime is not None else None
+        if router is not None:
+            router.submit_frame(data)
+        else:  # still starting: the control loop decodes raw frames in order
+            self._control.put_nowait(bytes(data))
+
+    def submit(self, command: Any) -> None:
+        """Hand a decoded command to the kernel (tests, in-process hosts)."""
+        router = self.runtime.router if self.runtime is not None else None
+        if router is not None:
+            router.submit(command)
+        else:
+            self._control.put_nowait(protocol.encode(command))
+
+    def _host_message(self, peek: _Peek) -> None:
+        request_id = peek.request_id if isinstance(peek.request_id, str) else ""
+        if peek.type == "restart-kernel":
+            if self.closed:
+                self.send_frame(_host_frame("kernel-restarted", ok=False, error="the session is closed", request_id=request_id))
+                return
+            self._after_ready.append(_host_frame("kernel-restarted", ok=True, error="", request_id=request_id))
+            self.restart()
+        elif peek.type == "save-notebook":
+            self.send_frame(_host_frame(
+                "notebook-saved", ok=False, request_id=request_id, path="",
+                error="this notebook runs in the browser (Pyodide): there is no file to save to; download it instead",
+            ))  # fmt: skip
+
+    # ------------------------------------------------------------------ virtual files
+    def read_file(self, url: str) -> tuple[bytes, str] | None:
+        """``(bytes, mimetype)`` of a virtual file of the current kernel (``@file/...`` URL or
+        id), or ``None``: what the page's service worker serves for ``@file/`` URLs."""
+        store = self.runtime.virtual_files if self.runtime is not None else None
+        if store is None:
+            return None
+        info = store.get(url)
+        if info is None:
+            return None
+        try:
+            return store.read(url), info.mimetype
+        except KeyError:
+            return None
+
+    def read_file_js(self, url: str) -> Any:
+        """:meth:`read_file` for JavaScript: ``[Uint8Array, mimetype]`` or ``undefined``."""
+        found = self.read_file(str(url))
+        if found is None:
+            return None
+        from pyodide.ffi import to_js  # type: ignore[import-not-found]
+
+        return to_js([memoryview(found[0]), found[1]])
+
+    # ------------------------------------------------------------------ packages
+    async def install_packages(self, packages: list[str]) -> tuple[list[str], dict[str, str]]:
+        """Install requirements with micropip (the ``installer`` extension of the kernel).
+
+        Returns:
+            ``(installed, failed)``: requirements installed, requirement -> one-line reason.
+        """
+        installed: list[str] = []
+        failed: dict[str, str] = {}
+        valid: list[str] = []
+        for requirement in packages:
+            try:
+                valid.append(check_requirement(requirement))
+            except InvalidRequirementError as exc:
+                failed[requirement] = str(exc)
+        if not valid:
+            return installed, failed
+        try:
+            micropip = await _micropip()
+        except Exception as exc:
+            return installed, {**failed, **{r: f"micropip is not available: {exc}" for r in valid}}
+        for requirement in valid:
+            try:
+                kwargs: dict[str, Any] = {}
+                if self.index_urls:
+                    kwargs["index_urls"] = list(self.index_urls)
+                await micropip.install(requirement, **kwargs)
+            except Exception as exc:
+                failed[requirement] = _one_line(exc)
+            else:
+                installed.append(requirement)
+        if installed:
+            importlib.invalidate_caches()
+        return installed, failed
+
+
+class _AwaitableInstaller:
+    """Adapts an async installer to ``Kernel._on_install``, which today unpacks the
+    installer's result *before* checking whether it is awaitable
+    (``installed, failed = installer(packages)``; then ``await installed`` if awaitable).
+    The call returns an object that is awaitable (giving ``(installed, failed)``) and also
+    unpacks as ``(itself, None)``, so it works with that code and with a core that awaits
+    the result first."""
+
+    def __init__(self, install: Callable[[list[str]], Any]) -> None:
+        self._install = install
+
+    def __call__(self, packages: list[str]) -> _PendingInstall:
+        return _PendingInstall(self._install(list(packages)))
+
+
+class _PendingInstall:
+    __slots__ = ("_awaitable",)
+
+    def __init__(self, awaitable: Any) -> None:
+        self._awaitable = awaitable
+
+    def __await__(self) -> Any:
+        return self._awaitable.__await__()
+
+    def __iter__(self) -> Any:
+        return iter((self, None))
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 500 else text[:497] + "..."
+
+
+def _host_frame(tag: str, **fields: Any) -> bytes:
+    return _encoder.encode({"type": tag, **fields})
+
+
+async def _micropip() -> Any:
+    try:
+        import micropip  # type: ignore[import-not-found]
+    except ImportError:
+        if sys.platform != "emscripten":
+            raise
+        import pyodide_js  # type: ignore[import-not-found]
+
+        await pyodide_js.loadPackage("micropip")
+        import micropip  # type: ignore[import-not-found]
+    return micropip
+
+
+# ------------------------------------------------------------------------ JS bridge
+
+
+def create_session(
+    send: Any,
+    *,
+    wait_reply: Any = None,
+    interrupt_available: bool = False,
+    index_urls: Iterable[str] | Any = (),
+    mode: str = "edit",
+    semantics: str = "script",
+    start: bool = True,
+) -> Session:
+    """Create (and start) a session from JavaScript values (inside Pyodide).
+
+    Args:
+        send: a JS function called with one ``Uint8Array`` per notification frame (a Python
+            callable receiving ``bytes`` also works).
+        wait_reply: a JS function ``(requestId) -> string`` that blocks until the page
+            answers an ``input-request`` (``Atomics.wait``); ``null``/``undefined`` when the
+            page is not cross-origin isolated.  Returning ``null``/``undefined`` means the
+            wait was interrupted (the cell gets ``KeyboardInterrupt``).
+        interrupt_available: ``pyodide.setInterruptBuffer`` was called.
+        index_urls: PEP 503 index URLs for micropip (a JS array or Python iterable).
+        mode, semantics: kernel mode (``"edit"``/``"run"``) and semantics.
+        start: start the kernel now.
+    """
+    sender: Send = send
+    if _is_js(send):
+        from pyodide.ffi import to_js  # type: ignore[import-not-found]
+
+        js_send = send
+
+        def sender(frame: bytes) -> None:
+            js_send(to_js(frame))
+
+    replier: WaitReply | None = None
+    if wait_reply is not None and not _is_js_nullish(wait_reply):
+        js_wait = wait_reply
+
+        def replier(request: protocol.InputRequest) -> str:
+            answer = js_wait(request.request_id)
+            if answer is None or _is_js_nullish(answer):
+                raise KeyboardInterrupt("input() was interrupted")
+            return str(answer)
+
+    if hasattr(index_urls, "to_py"):
+        index_urls = index_urls.to_py()
+    session = Session(
+        sender,
+        args=default_args(mode, semantics),
+        wait_reply=replier,
+        interrupt_available=bool(interrupt_available),
+        index_urls=[str(u) for u in (index_urls or ())],
+    )
+    global _current
+    _current = session
+    if start:
+        session.start()
+    return session
+
+
+_current: Session | None = None
+
+
+def current_session() -> Session | None:
+    """The session :func:`create_session` made last (the worker's one session)."""
+    return _current
+
+
+def _is_js(value: Any) -> bool:
+    return type(value).__module__ == "pyodide.ffi" or type(value).__name__.startswith("Js")
+
+
+def _is_js_nullish(value: Any) -> bool:
+    if value is None:
+        return True
+    try:
+        from pyodide.ffi import JsNull  # type: ignore[import-not-found]
+    except ImportError:
+        return False
+    return isinstance(value, JsNull)

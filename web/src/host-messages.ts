@@ -1,0 +1,58 @@
+// Host-level messages between the page and its host (the local server, or the Pyodide worker),
+// mirroring subprocess_host/server_messages.py.  They travel on the same channel as the kernel
+// protocol, as msgpack maps with a kebab-case `type`.
+
+export type CellKind = "code" | "markdown" | "raw";
+
+/** One notebook cell as the page sees it. */
+export interface HostCell {
+  id: string;
+  kind?: CellKind;
+  source?: string;
+  name?: string | null;
+  options?: Record<string, unknown>;
+}
+
+/** Host -> page: the notebook, first on every (re)connection, then when another tab changes it. */
+export interface NotebookSnapshot {
+  type: "notebook";
+  cells: HostCell[];
+  path: string;
+  mode: "edit" | "run";
+  saved: boolean;
+  semantics?: "script" | "strict";
+  protocol?: number;
+}
+
+/** Page -> host (edit mode): write these cells to the notebook file. */
+export interface SaveNotebook {
+  type: "save-notebook";
+  cells: HostCell[];
+  request_id?: string;
+}
+
+/** Host -> page: the answer to save-notebook. */
+export interface NotebookSaved {
+  type: "notebook-saved";
+  ok: boolean;
+  error?: string;
+  request_id?: string;
+  path?: string;
+}
+
+/** Page -> host (edit mode): restart the kernel. */
+export interface RestartKernel {
+  type: "restart-kernel";
+  request_id?: string;
+}
+
+/** Host -> page: the kernel was restarted; every output is cleared. */
+export interface KernelRestarted {
+  type: "kernel-restarted";
+  ok: boolean;
+  error?: string;
+  request_id?: string;
+}
+
+export type HostCommand = SaveNotebook | RestartKernel;
+export type HostMessage = NotebookSnapshot | NotebookSaved | KernelRestarted;

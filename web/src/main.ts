@@ -1,0 +1,89 @@
+// Entry point: read the page's configuration, pick a transport, mount the view for the mode
+// the host announces (edit: notebook editor, run: app view).
+import "./styles.css";
+import { Session } from "./session";
+import type { Transport } from "./transport/transport";
+import { WebSocketTransport } from "./transport/websocket";
+import { WorkerTransport } from "./transport/worker";
+
+/**
+ * `<script type="application/json" id="amphi-config">`: `ws` (WebSocket path, default `/ws`),
+ * `mode`, `path`; or `transport: "worker"` with `worker` (the worker script URL) and
+ * `workerOptions` (passed in the worker's `init` message).
+ */
+export interface PageConfig {
+  mode?: "edit" | "run";
+  path?: string;
+  file?: string;
+  ws?: string;
+  transport?: "websocket" | "worker";
+  worker?: string;
+  workerOptions?: Record<string, unknown>;
+}
+
+function readConfig(): PageConfig {
+  const node = document.getElementById("amphi-config");
+  if (!node?.textContent) return {};
+  try {
+    return JSON.parse(node.textContent) as PageConfig;
+  } catch {
+    console.warn("amphikernel: #amphi-config is not valid JSON");
+    return {};
+  }
+}
+
+function makeTransport(config: PageConfig): Transport {
+  if (config.transport === "worker") {
+    if (!config.worker) throw new Error("amphi-config: transport 'worker' needs a 'worker' URL");
+    const url = new URL(config.worker, location.href);
+    return new WorkerTransport({ worker: () => new Worker(url, { type: "module" }), init: config.workerOptions });
+  }
+  const url = new URL(config.ws ?? "/ws", location.href);
+  url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+  return new WebSocketTransport({ url: url.toString() });
+}
+
+function start(): void {
+  const root = document.getElementById("app") ?? document.body;
+  const config = readConfig();
+  const transport = makeTransport(config);
+  const session = new Session(transport);
+  if (config.path) session.path = config.path;
+  const retry = () => (transport as Partial<WebSocketTransport>).retryNow?.();
+  // Each view is its own chunk: the app view never loads the editor.
+  let view: { destroy(): void } | null = null;
+  let mounting = 0;
+  const mount = async (mode: "edit" | "run") => {
+    const ticket = ++mounting;
+    const View =
+      mode === "run" ? (await import("./views/app")).AppView : (await import("./views/notebook")).NotebookView;
+    if (ticket !== mounting) return;
+    view?.destroy();
+    root.classList.toggle("mode-edit", mode === "edit");
+    root.classList.toggle("mode-run", mode === "run");
+    view = new View(session, root, retry);
+  };
+  const loading = document.createElement("div");
+  loading.className = "loading";
+  loading.setAttribute("role", "status");
+  loading.textContent = "Connecting…";
+  root.replaceChildren(loading);
+  transport.onStatus((status) => {
+    if (view) return;
+    if (status.state === "closed") loading.textContent = `Cannot connect: ${status.error ?? "closed"}`;
+    else if (status.stage) loading.textContent = `${status.stage}${status.progress !== undefined ? ` (${Math.round(status.progress * 100)}%)` : ""}`;
+  });
+  session.on("mode", (mode) => {
+    mount(mode).catch((error: unknown) => {
+      loading.textContent = `Cannot load the ${mode} view: ${String(error)}`;
+    });
+  });
+  // For debugging and the end-to-end tests.
+  (window as unknown as { amphi: unknown }).amphi = { session, transport, config };
+  transport.connect().catch((error: unknown) => {
+    loading.textContent = `Cannot connect: ${error instanceof Error ? error.message : String(error)}`;
+  });
+}
+
+if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+else start();

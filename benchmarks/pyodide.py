@@ -12,6 +12,10 @@ Figures:
 * 20,000 printed lines: the same for a cell printing 20,000 lines, plus how many
   ``cell-console`` messages carried them.  Target <= 150 ms and <= 20 messages.
 
+Chromium figures (:mod:`benchmarks.browser`): navigation -> first output of an exported
+notebook, cold and warm, beside a bare Pyodide page (worker ``loadPyodide`` + msgspec) served
+the same way.  Target <= floor + 0.5 s.
+
 ``python -m benchmarks pyodide`` once registered; ``python -m benchmarks.pyodide`` directly.
 """
 
@@ -118,6 +122,13 @@ def main() -> None:
         return
     dist = ensure_dist(quiet=True)
     print_figures("Pyodide host (Pyodide under Node)", measure(dist))
+    from benchmarks import browser
+
+    figures = browser.measure()
+    if isinstance(figures, str):
+        print(f"\n== Pyodide host (Chromium) ==\nskipped: {figures}", file=sys.stderr)
+    else:
+        print_figures("Pyodide host (Chromium: exported notebook, static server)", figures)
 
 
 if __name__ == "__main__":

@@ -78,15 +78,23 @@ def _is_cancellation(exc: BaseException) -> bool:
 PreHook = Callable[["Kernel", str], None]
 PostHook = Callable[["Kernel", str, Outcome], None]
 FinishHook = Callable[["Kernel", list[str]], None]
+CellHook = Callable[["Kernel", str], Any]
 
 
 @dataclass
 class Hooks:
-    """Callbacks around execution: before each cell, after each cell, after each run."""
+    """Callbacks around execution: before each cell, after each cell, after each run.
+
+    ``before_cell`` hooks run as part of the cell itself: after it is announced ``running``
+    and its console is captured, before its code.  They may be coroutine functions (awaited:
+    a host can install what the cell imports first).  An exception they raise is the cell's
+    error, and the cell's code does not run.
+    """
 
     pre_execution: list[PreHook] = field(default_factory=list)
     post_execution: list[PostHook] = field(default_factory=list)
     on_finish: list[FinishHook] = field(default_factory=list)
+    before_cell: list[CellHook] = field(default_factory=list)
 
 
 class Kernel:
@@ -575,6 +583,10 @@ class Kernel:
                 self._set_status(cid, "running")
                 if console is not None:
                     console.start_cell(cid)
+                for cell_hook in self.hooks.before_cell:
+                    pending = cell_hook(self, cid)
+                    if pending is not None and hasattr(pending, "__await__"):
+                        await pending
                 compiled = self._compile(cid)
                 if (compiled.body is None or not is_coroutine_code(compiled.body)) and (
                     compiled.last_expr is None or not is_coroutine_code(compiled.last_expr)

@@ -9,6 +9,16 @@
   [--tests]`` assembles the dist directory (npm ``pyodide`` runtime + wheels + lock);
   :mod:`pyodide_host.build.node_harness` drives the Node harness from Python.
 * ``pyodide_host/npm/``: the pinned npm package (``package.json`` + ``package-lock.json``).
+* :mod:`pyodide_host.imports` (in Pyodide): installs what a cell imports before it runs;
+  :mod:`pyodide_host.http` (in Pyodide): ``http.client``/``urllib`` over synchronous XHR.
+* :mod:`pyodide_host.export` (CPython, not shipped in the wheel): static sites.
+  ``write_runtime(dest, requirements=(), progress=None) -> RuntimeAssets`` writes what a page
+  needs to run a kernel in a worker (runtime, lock, wheels, local ``simple/`` index, bundle,
+  worker, service workers); ``export_html_wasm`` is ``amphi export html-wasm``.
+* :mod:`pyodide_host.islands` (CPython, not shipped in the Pyodide wheel): live code blocks in
+  documentation sites: a Sphinx extension (``.. amphi-cell::``), a Python-Markdown extension
+  and an MkDocs plugin (both ``amphi``), build-time pre-rendering, the runtime copied to
+  ``<site>/_amphi/``.
 
 Only ``lifecycle`` is imported here at module level; ``js``/``pyodide`` only inside Pyodide.
 """

@@ -31,7 +31,13 @@ reply; without it ``input()`` raises :class:`~lifecycle.stdin.StdinUnavailableEr
 explanation (:data:`NO_ISOLATION_MESSAGE`) instead of hanging.
 
 ``install-packages`` goes through micropip (loaded on first use), looking in ``index_urls``
-first (the site's own PEP 503 index), then in the runtime's lock.
+first (the site's own PEP 503 index), then in the runtime's lock.  With ``auto_install`` a cell's
+imports that cannot be imported are installed before its code runs
+(:class:`pyodide_host.imports.ImportInstaller`, a ``before_cell`` hook: lock packages through
+``import_map``, else micropip), with progress on the cell's stderr.
+
+``save-notebook`` is answered with ``ok: false`` plus ``content`` (the cells as a percent-format
+``.py``) and ``filename``, so the page can offer a download instead.
 
 This module imports only the standard library and :mod:`lifecycle` at import time, so its
 pure parts run (and are tested) on CPython too.
@@ -55,7 +61,7 @@ from lifecycle.kernel_lifecycle import KernelArgs, KernelRuntime, asyncio_queue_
 from lifecycle.packages import InvalidRequirementError, check_requirement
 from lifecycle.stdin import StdinBroker
 
-__all__ = ["NO_ISOLATION_MESSAGE", "Session", "create_session", "current_session", "default_args"]
+__all__ = ["NO_ISOLATION_MESSAGE", "Session", "create_session", "current_session", "default_args", "parse_notebook"]
 
 log = logging.getLogger("amphikernel.pyodide")
 
@@ -80,6 +86,21 @@ class _Peek(msgspec.Struct):
 
 
 _peek_decoder = msgspec.msgpack.Decoder(_Peek)
+
+
+class _SaveCell(msgspec.Struct):
+    id: str = ""
+    kind: str = "code"
+    source: str = ""
+    name: str | None = None
+    options: dict[str, Any] = {}
+
+
+class _SaveRequest(msgspec.Struct):
+    cells: list[_SaveCell] = []
+
+
+_save_decoder = msgspec.msgpack.Decoder(_SaveRequest)
 _encoder = msgspec.msgpack.Encoder()
 
 
@@ -121,6 +142,11 @@ class Session:
         index_urls: package indexes micropip looks in first (PEP 503 simple indexes).
         installer: replaces the micropip installer (tests): ``async (packages) ->
             (installed, failed)``.
+        auto_install: install a cell's missing imports before it runs.
+        import_map: import name -> lock package name (from ``pyodide-lock.json``).
+        load_from_lock: ``async (lock package names) -> None`` (default in Pyodide:
+            ``pyodide.loadPackage``).
+        filename: the notebook's file name, for the download offered instead of saving.
     """
 
     def __init__(
@@ -133,8 +159,16 @@ class Session:
         interrupt_available: bool = False,
         index_urls: Sequence[str] = (),
         installer: Callable[[list[str]], Any] | None = None,
+        auto_install: bool = False,
+        import_map: dict[str, str] | None = None,
+        load_from_lock: Callable[[list[str]], Any] | None = None,
+        filename: str = "notebook.py",
     ) -> None:
         self._send = send
+        self.auto_install = auto_install
+        self.import_map = dict(import_map or {})
+        self._load_from_lock = load_from_lock
+        self.filename = filename
         self.args = args or default_args()
         self.wait_reply = wait_reply
         self.stdin_unavailable = stdin_unavailable or NO_ISOLATION_MESSAGE
@@ -219,7 +253,15 @@ class Session:
         )
         runtime.stdin = kernel.extensions["stdin"] = broker
         runtime.closers.append(broker.close)
-        kernel.extensions["installer"] = _AwaitableInstaller(self._installer or self.install_packages)
+        install = self._installer or self.install_packages
+        kernel.extensions["installer"] = _AwaitableInstaller(install)
+        if self.auto_install:
+            from pyodide_host.imports import ImportInstaller
+
+            loader = self._load_from_lock
+            if loader is None and sys.platform == "emscripten":
+                loader = _load_from_lock
+            kernel.hooks.before_cell.append(ImportInstaller(install, import_map=self.import_map, load_from_lock=loader))
         if self._after_ready:
             frames, self._after_ready = self._after_ready, []
             loop = asyncio.get_event_loop()
@@ -259,7 +301,7 @@ class Session:
         except (msgspec.DecodeError, msgspec.ValidationError):
             peek = None
         if peek is not None and peek.type in _HOST_TYPES:
-            self._host_message(peek)
+            self._host_message(peek, data)
             return
         router = self.runtime.router if self.runtime is not None else None
         if router is not None:
@@ -275,7 +317,7 @@ class Session:
         else:
             self._control.put_nowait(protocol.encode(command))
 
-    def _host_message(self, peek: _Peek) -> None:
+    def _host_message(self, peek: _Peek, data: bytes | bytearray | memoryview = b"") -> None:
         request_id = peek.request_id if isinstance(peek.request_id, str) else ""
         if peek.type == "restart-kernel":
             if self.closed:
@@ -284,10 +326,29 @@ class Session:
             self._after_ready.append(_host_frame("kernel-restarted", ok=True, error="", request_id=request_id))
             self.restart()
         elif peek.type == "save-notebook":
+            content, problem = self.notebook_text(data)
             self.send_frame(_host_frame(
                 "notebook-saved", ok=False, request_id=request_id, path="",
-                error="this notebook runs in the browser (Pyodide): there is no file to save to; download it instead",
+                error="this notebook runs in the browser (Pyodide): there is no file to save to; download it instead"
+                + (f" ({problem})" if problem else ""),
+                content=content, filename=self.filename,
             ))  # fmt: skip
+
+    def notebook_text(self, frame: bytes | bytearray | memoryview) -> tuple[str, str]:
+        """The cells of a ``save-notebook`` frame as a percent-format ``.py``:
+        ``(text, "")``, or ``("", why)`` when they cannot be written in that format."""
+        from lifecycle.notebook import Cell, Notebook, NotebookFormatError, dumps_percent
+
+        try:
+            request = _save_decoder.decode(frame)
+            cells = [
+                Cell(id=c.id, kind=c.kind if c.kind in ("code", "markdown", "raw") else "code",  # type: ignore[arg-type]
+                     source=c.source, name=c.name, options=dict(c.options))
+                for c in request.cells
+            ]  # fmt: skip
+            return dumps_percent(Notebook(cells=cells)), ""
+        except (msgspec.DecodeError, msgspec.ValidationError, NotebookFormatError) as exc:
+            return "", _one_line(exc)
 
     # ------------------------------------------------------------------ virtual files
     def read_file(self, url: str) -> tuple[bytes, str] | None:
@@ -386,6 +447,14 @@ def _host_frame(tag: str, **fields: Any) -> bytes:
     return _encoder.encode({"type": tag, **fields})
 
 
+async def _load_from_lock(names: list[str]) -> None:
+    """Load lock packages with ``pyodide.loadPackage`` (inside Pyodide)."""
+    import pyodide_js  # type: ignore[import-not-found]
+    from pyodide.ffi import to_js  # type: ignore[import-not-found]
+
+    await pyodide_js.loadPackage(to_js(list(names)))
+
+
 async def _micropip() -> Any:
     try:
         import micropip  # type: ignore[import-not-found]
@@ -411,6 +480,11 @@ def create_session(
     mode: str = "edit",
     semantics: str = "script",
     start: bool = True,
+    auto_install: bool = False,
+    import_map: Any = None,
+    filename: str = "notebook.py",
+    patch_http: bool = True,
+    sleep: Any = None,
 ) -> Session:
     """Create (and start) a session from JavaScript values (inside Pyodide).
 
@@ -425,6 +499,16 @@ def create_session(
         index_urls: PEP 503 index URLs for micropip (a JS array or Python iterable).
         mode, semantics: kernel mode (``"edit"``/``"run"``) and semantics.
         start: start the kernel now.
+        auto_install: install a cell's missing imports before it runs.
+        import_map: import name -> lock package name (a JS object/Map or a dict).
+        filename: the notebook's file name (offered as a download instead of saving).
+        patch_http: route ``http.client``/``urllib.request`` through synchronous
+            XMLHttpRequest (:mod:`pyodide_host.http`; only inside Pyodide).
+        sleep: a JS function ``(seconds) -> any`` that blocks the worker and returns early on
+            an interrupt (``Atomics.wait`` on the interrupt buffer); it replaces
+            ``time.sleep``.  Pyodide's own ``time.sleep`` suspends the cell and runs the event
+            loop meanwhile, so an interrupt would land in whatever other Python code runs
+            then instead of in the sleeping cell.
     """
     sender: Send = send
     if _is_js(send):
@@ -447,12 +531,23 @@ def create_session(
 
     if hasattr(index_urls, "to_py"):
         index_urls = index_urls.to_py()
+    if hasattr(import_map, "to_py"):
+        import_map = import_map.to_py()
+    if sleep is not None and not _is_js_nullish(sleep):
+        install_sleep(sleep)
+    if patch_http and sys.platform == "emscripten":
+        from pyodide_host import http
+
+        http.install()
     session = Session(
         sender,
         args=default_args(mode, semantics),
         wait_reply=replier,
         interrupt_available=bool(interrupt_available),
         index_urls=[str(u) for u in (index_urls or ())],
+        auto_install=bool(auto_install),
+        import_map={str(k): str(v) for k, v in dict(import_map or {}).items()},
+        filename=str(filename),
     )
     global _current
     _current = session
@@ -462,6 +557,45 @@ def create_session(
 
 
 _current: Session | None = None
+
+
+def install_sleep(wait: Callable[[float], Any]) -> None:
+    """Replace ``time.sleep`` with one that blocks through ``wait(seconds)`` (see
+    :func:`create_session`'s ``sleep``).  An interrupt that ends the wait early is raised by the
+    interpreter right after it returns, inside the sleeping code."""
+    import time
+
+    def sleep(seconds: float) -> None:
+        seconds = float(seconds)
+        if seconds < 0:
+            raise ValueError("sleep length must be non-negative")
+        wait(seconds)
+
+    sleep.__doc__ = time.sleep.__doc__
+    time.sleep = sleep
+
+
+def parse_notebook(text: str, name: str = "") -> str:
+    """A notebook file's cells for the worker's snapshot, as JSON: ``{"cells": [{"id",
+    "kind", "source", "name", "options"}], "path", "semantics"}``.
+
+    Args:
+        text: the file's content, percent-format ``.py`` or (``name`` ending in ``.ipynb``) JSON.
+        name: the file's name.
+
+    Raises:
+        lifecycle.notebook.NotebookFormatError: an ``.ipynb`` that is not a notebook.
+    """
+    import json
+
+    from lifecycle.notebook import loads_ipynb, loads_percent
+
+    nb = loads_ipynb(text) if str(name).lower().endswith(".ipynb") else loads_percent(text)
+    cells = [
+        {"id": c.id, "kind": c.kind, "source": c.source, "name": c.name, "options": dict(c.options)}
+        for c in nb.cells
+    ]
+    return json.dumps({"cells": cells, "path": str(name), "semantics": nb.semantics})
 
 
 def current_session() -> Session | None:

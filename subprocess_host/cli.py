@@ -111,6 +111,59 @@ def cmd_new(args: argparse.Namespace) -> int:
     return 0
 
 
+class ProgressBar:
+    """A one-line progress bar on stderr (a plain line per step when stderr is not a terminal)."""
+
+    def __init__(self, stream: object = None, width: int = 30) -> None:
+        self.stream = stream or sys.stderr
+        self.width = width
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self._last = ""
+
+    def __call__(self, message: str, fraction: float | None) -> None:
+        if fraction is None:
+            bar = ""
+        else:
+            filled = round(self.width * fraction)
+            bar = f"[{'#' * filled}{'.' * (self.width - filled)}] {fraction * 100:3.0f}% "
+        line = f"{bar}{message}"
+        if self.tty:
+            print("\r\x1b[2K" + line[:200], end="", file=self.stream, flush=True)  # type: ignore[arg-type]
+        elif line != self._last:
+            print(line, file=self.stream, flush=True)  # type: ignore[arg-type]
+        self._last = line
+
+    def done(self) -> None:
+        if self.tty:
+            print(file=self.stream, flush=True)  # type: ignore[arg-type]
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from pyodide_host.build import BuildError
+    from pyodide_host.export import export_html_wasm
+
+    notebook = Path(args.notebook)
+    if not notebook.exists():
+        raise CliError(f"no such notebook: {args.notebook}")
+    bar = ProgressBar()
+    try:
+        result = export_html_wasm(
+            notebook, Path(args.output), mode=args.mode, include_outputs=args.include_outputs,
+            requirements=args.requirement, index_urls=args.index_url,
+            detect_imports=not args.no_detect_imports, timeout=args.timeout, progress=bar,
+        )  # fmt: skip
+    except BuildError as exc:
+        bar.done()
+        raise CliError(str(exc)) from None
+    bar.done()
+    for name, why in result.skipped.items():
+        print(f"amphi: warning: `import {name}` will fail in the browser: {why}", file=sys.stderr)
+    if result.failed_cells:
+        print(f"amphi: warning: {len(result.failed_cells)} cell(s) failed during the export run", file=sys.stderr)
+    print(f"wrote {result.directory} (open it through a web server, e.g. `python -m http.server -d {result.directory}`)", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="amphi", description="amphikernel: a reactive Python notebook runtime.")
     parser.add_argument("--version", action="version", version=f"amphi {_version()}")
@@ -139,6 +192,18 @@ def build_parser() -> argparse.ArgumentParser:
     cv.add_argument("source")
     cv.add_argument("target")
     cv.set_defaults(func=cmd_convert)
+    exp = sub.add_parser("export", help="export a notebook (html-wasm: a static site that runs it in the browser)")
+    exp_sub = exp.add_subparsers(dest="format", metavar="FORMAT", required=True)
+    hw = exp_sub.add_parser("html-wasm", help="a self-contained folder: page, Pyodide runtime, wheels; any static server")
+    hw.add_argument("notebook", help="a percent-format .py or an .ipynb")
+    hw.add_argument("-o", "--output", required=True, help="the site directory to write")
+    hw.add_argument("--mode", choices=["run", "edit"], default="run", help="app (run, default) or editor (edit; saving downloads the .py)")
+    hw.add_argument("--include-outputs", action="store_true", help="run the notebook now and show its outputs before Python is ready in the browser")
+    hw.add_argument("-r", "--requirement", action="append", default=[], metavar="REQ", help="an extra requirement to ship (repeatable), e.g. tabulate==0.9.0")
+    hw.add_argument("--index-url", action="append", default=[], metavar="URL", help="a package index micropip may use after the site's own (repeatable)")
+    hw.add_argument("--no-detect-imports", action="store_true", help="do not ship the PyPI packages the cells import")
+    hw.add_argument("--timeout", type=float, default=600, help="seconds allowed for the --include-outputs run (default 600)")
+    hw.set_defaults(func=cmd_export)
     nw = sub.add_parser("new", help="create an empty notebook")
     nw.add_argument("notebook")
     nw.set_defaults(func=cmd_new)

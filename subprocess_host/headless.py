@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -94,6 +95,7 @@ async def run_in_subprocess_async(
     cwd: str | os.PathLike[str] | None = None,
     python: str | None = None,
     timeout: float = 600,
+    on_notification: Callable[[object], None] | None = None,
 ) -> ExecutionResult:
     """Run every code cell of ``nb`` in a kernel subprocess (fd-level console capture,
     shared-memory virtual files, the kernel's module as ``__main__``).
@@ -103,6 +105,8 @@ async def run_in_subprocess_async(
         cwd: the kernel's working directory (default: this process's).
         python: the kernel's interpreter (default: this one).
         timeout: seconds allowed for the whole run.
+        on_notification: also called with every notification as it arrives, while the kernel
+            is alive (e.g. to read a ``virtual-file``'s shared memory before the kernel ends).
 
     Raises:
         TimeoutError: the run took longer than ``timeout``.
@@ -118,6 +122,8 @@ async def run_in_subprocess_async(
 
     def on_note(note: object, frame: bytes) -> None:
         collector.add(note)
+        if on_notification is not None:
+            on_notification(note)
         if isinstance(note, (protocol.CompletedRun, protocol.KernelDied)):
             done.set()
 

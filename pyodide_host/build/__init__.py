@@ -98,7 +98,7 @@ PINNED_HERE = {"micropip": "0.11.1"}
 """Versions not in ``requirements-dev.txt``."""
 
 OUR_PACKAGES = ("lifecycle", "pyodide_host")
-OUR_EXCLUDED = ("pyodide_host/build/",)
+OUR_EXCLUDED = ("pyodide_host/build/", "pyodide_host/export.py", "pyodide_host/islands/")
 OUR_NAME = "amphikernel"
 
 

@@ -38,7 +38,10 @@ def compile_wheel(src: str, dst: str) -> int:
             continue
         files.append((name, data))
         if name.endswith(".py"):
-            code = compile(data, site + name, "exec", dont_inherit=True, optimize=0)
+            try:
+                code = compile(data, site + name, "exec", dont_inherit=True, optimize=0)
+            except (SyntaxError, ValueError):  # e.g. Python 2 files a wheel ships as data
+                continue
             pyc = _code_to_hash_pyc(code, importlib.util.source_hash(data), checked=False)
             files.append((importlib.util.cache_from_source(name), bytes(pyc)))
             compiled += 1

@@ -8,6 +8,16 @@ and conformance runs use this to run notebooks in Pyodide.
         h.wait_ready()
         notes = h.execute({"a": "x = 1", "b": "x + 1"})
 
+One process can run many notebooks, each in a fresh kernel of a process brought back to the
+state it had before the first one (``pyodide_host/node/isolation.py``: modules, module and
+class globals, ``os.environ``, working directory, recursion limit, logging, signal handlers,
+files, pending tasks...)::
+
+    with NodeHarness(dist) as h:
+        h.wait_ready()
+        for nb in notebooks:
+            result = h.run_notebook(nb, cwd=scratch_dir)   # StateLeakError: use a new process
+
 Frames on the pipe are ``[u32 big-endian length][u8 channel][payload]``: channel 0 carries
 kernel msgpack frames unchanged, channel 1 JSON control messages (see the harness script).
 """
@@ -31,15 +41,20 @@ from lifecycle import protocol
 
 __all__ = [
     "HARNESS_SCRIPT",
+    "ISOLATION_SCRIPT",
     "HarnessError",
     "NodeHarness",
     "PyodideRunResult",
+    "StateLeakError",
     "node_executable",
     "run_notebook",
     "run_notebook_async",
 ]
 
 HARNESS_SCRIPT = Path(__file__).resolve().parents[1] / "node" / "harness.mjs"
+ISOLATION_SCRIPT = Path(__file__).resolve().parents[1] / "node" / "isolation.py"
+"""Run inside Pyodide as the module ``_amphi_isolation`` (:meth:`NodeHarness.reset`)."""
+_ISOLATION = "__import__('sys').modules['_amphi_isolation']"
 JSPI_FLAG = "--experimental-wasm-stack-switching"
 """Node 20's flag for WebAssembly stack switching (JSPI): lets ``loop.run_until_complete`` work
 inside Pyodide (pytest-asyncio in the in-Pyodide test run)."""
@@ -50,6 +65,16 @@ CH_CONTROL = 1
 
 class HarnessError(RuntimeError):
     """The harness failed, exited, or did not answer in time."""
+
+
+class StateLeakError(HarnessError):
+    """:meth:`NodeHarness.reset` could not bring the process back to its baseline: the
+    process must not run another notebook (start a new one).  ``residue`` says what differs."""
+
+    def __init__(self, residue: list[str], changed: list[str]) -> None:
+        super().__init__("the previous notebook left state that cannot be reset: " + "; ".join(residue))
+        self.residue = residue
+        self.changed = changed
 
 
 def node_executable() -> str | None:
@@ -98,6 +123,7 @@ class NodeHarness:
         self._cond = threading.Condition()
         self._write_lock = threading.Lock()
         self._closed = False
+        self._isolation_loaded = False
         self._reader = threading.Thread(target=self._read, name="node-harness-reader", daemon=True)
         self._reader.start()
         self._err_reader = threading.Thread(target=self._read_stderr, name="node-harness-stderr", daemon=True)
@@ -240,6 +266,87 @@ class NodeHarness:
             protocol.ExecuteCells(cell_ids=list(cells), codes=list(cells.values()), order=order), timeout
         )
 
+    # ------------------------------------------------------------------ fresh kernels
+    def reset(self, cwd: str | os.PathLike[str] | None = None, timeout: float = 60) -> list[str]:
+        """Stop the session's kernel and bring the process back to its baseline (the state
+        at the first call, before any notebook ran); then mount the host directory ``cwd`` at
+        the same path (files the cells write land in it) and make it the working directory.
+        Start a kernel with :meth:`start_kernel`.
+
+        Returns what the previous notebook had changed (all of it was put back).
+
+        Raises:
+            StateLeakError: something could not be put back: do not reuse this process.
+        """
+        if not self._isolation_loaded:
+            source = ISOLATION_SCRIPT.read_text(encoding="utf-8")
+            self.exec(
+                f"exec(compile({source!r}, {str(ISOLATION_SCRIPT)!r}, 'exec'), __import__('sys').modules.setdefault("
+                "'_amphi_isolation', __import__('types').ModuleType('_amphi_isolation')).__dict__)",
+                timeout,
+            )
+            self._isolation_loaded = True
+        where = str(Path(cwd).resolve()) if cwd is not None else None
+        report = json.loads(self.exec(f"await {_ISOLATION}.fresh_kernel({where!r})", timeout) or "{}")
+        if report.get("residue"):
+            raise StateLeakError(list(report["residue"]), list(report.get("changed", [])))
+        return list(report.get("changed", []))
+
+    def start_kernel(self, timeout: float = 60) -> int:
+        """Start a kernel after :meth:`reset`; returns the :meth:`mark` before its
+        ``kernel-ready`` (which has arrived when this returns)."""
+        mark = self.mark()
+        self.exec(f"{_ISOLATION}.start_kernel()", timeout)
+        self.wait_for(lambda n: isinstance(n, protocol.KernelReady), mark, timeout)
+        return mark
+
+    def run_notebook(
+        self, nb: Any, *, cwd: str | os.PathLike[str] | None = None, timeout: float = 600
+    ) -> PyodideRunResult:
+        """Run every code cell of ``nb`` top to bottom in a fresh kernel of this process
+        (:meth:`reset`, :meth:`start_kernel`) and collect the outputs.
+
+        Args:
+            nb: a :class:`lifecycle.notebook.Notebook` (its semantics are applied with
+                ``set-config``); code cells get their outputs filled in.
+            cwd: host directory mounted at the same path and used as working directory
+                (default: Pyodide's home directory).
+            timeout: seconds for the reset and the whole run.
+
+        Raises:
+            StateLeakError: the process could not be reset (nothing ran; use a new process).
+            HarnessError: the harness failed or the run timed out.
+        """
+        from lifecycle.outputs import OutputCollector
+
+        started = time.perf_counter()
+        deadline = time.monotonic() + timeout
+
+        def remaining() -> float:
+            return max(1.0, deadline - time.monotonic())
+
+        changed = self.reset(cwd, remaining())
+        mark = self.start_kernel(remaining())
+        code_cells = [c for c in nb.cells if c.kind == "code"]
+        self.send(protocol.SetConfig(semantics=nb.semantics))
+        if code_cells:
+            ids = [c.id for c in code_cells]
+            self.send(protocol.ExecuteCells(cell_ids=ids, codes=[c.source for c in code_cells], order=ids))
+            self.wait_for(lambda n: isinstance(n, protocol.CompletedRun), mark, remaining())
+        collector = OutputCollector()
+        for note in self.since(mark):
+            collector.add(note)
+        failed: list[str] = []
+        for cell in code_cells:
+            record = collector.cells.get(cell.id)
+            cell.outputs = list(record.outputs) if record else []
+            cell.execution_count = record.execution_count if record else None
+            if record is not None and (record.errored or record.status == "errored-ancestor"):
+                failed.append(cell.id)
+        return PyodideRunResult(
+            nb, failed, [e.message for e in collector.kernel_errors], time.perf_counter() - started, changed
+        )
+
     # ------------------------------------------------------------------ shutdown
     def close(self, timeout: float = 10) -> int | None:
         """Ask the harness to quit (then terminate it); returns its exit code."""
@@ -277,6 +384,9 @@ class PyodideRunResult:
     failed_cells: list[str] = field(default_factory=list)
     kernel_errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    reset: list[str] = field(default_factory=list)
+    """What the previous notebook of the process had changed and was put back
+    (:meth:`NodeHarness.reset`)."""
 
 
 def run_notebook(
@@ -287,7 +397,8 @@ def run_notebook(
     dist: str | os.PathLike[str] | None = None,
 ) -> PyodideRunResult:
     """Run every code cell of ``nb`` (a :class:`lifecycle.notebook.Notebook`) in a fresh
-    Pyodide kernel under Node, in notebook order, and collect the outputs.
+    Pyodide process under Node, in notebook order, and collect the outputs
+    (:meth:`NodeHarness.run_notebook` in a new harness; to run many notebooks, reuse one).
 
     Args:
         nb: the notebook (its semantics are applied with ``set-config``).
@@ -299,44 +410,17 @@ def run_notebook(
     Raises:
         HarnessError: Node is missing, Pyodide did not boot, or the run timed out.
     """
-    from lifecycle.outputs import OutputCollector
-
     if dist is None:
         from pyodide_host.build import ensure_dist
 
         dist = ensure_dist(quiet=True)
-    options: list[str] = []
-    if cwd is not None:
-        host = Path(cwd).resolve()
-        options += ["--mount", f"{host}:{host}"]
     started = time.perf_counter()
     deadline = time.monotonic() + timeout
-    code_cells = [c for c in nb.cells if c.kind == "code"]
-    collector = OutputCollector()
-    with NodeHarness(dist, options) as harness:
+    with NodeHarness(dist) as harness:
         harness.wait_ready(max(1.0, deadline - time.monotonic()))
-        if cwd is not None:
-            harness.exec(f"import os; os.chdir({str(Path(cwd).resolve())!r})")
-        mark = harness.mark()
-        harness.send(protocol.SetConfig(semantics=nb.semantics))
-        if code_cells:
-            ids = [c.id for c in code_cells]
-            harness.send(protocol.ExecuteCells(cell_ids=ids, codes=[c.source for c in code_cells], order=ids))
-            harness.wait_for(
-                lambda n: isinstance(n, protocol.CompletedRun), mark, max(1.0, deadline - time.monotonic())
-            )
-        for note in harness.notifications:
-            collector.add(note)
-    failed: list[str] = []
-    for cell in code_cells:
-        record = collector.cells.get(cell.id)
-        cell.outputs = list(record.outputs) if record else []
-        cell.execution_count = record.execution_count if record else None
-        if record is not None and (record.errored or record.status == "errored-ancestor"):
-            failed.append(cell.id)
-    return PyodideRunResult(
-        nb, failed, [e.message for e in collector.kernel_errors], time.perf_counter() - started
-    )
+        result = harness.run_notebook(nb, cwd=cwd, timeout=max(1.0, deadline - time.monotonic()))
+    result.seconds = time.perf_counter() - started
+    return result
 
 
 async def run_notebook_async(nb: Any, **kwargs: Any) -> PyodideRunResult:

@@ -191,6 +191,65 @@ def version_dependent_cells(nb: CorpusNotebook) -> set[int]:
     return out
 
 
+def _common_lines(texts: list[str]) -> list[str]:
+    """The lines every text has, in order (a common subsequence, matched text by text)."""
+    common = texts[0].splitlines()
+    for text in texts[1:]:
+        other = text.splitlines()
+        matcher = difflib.SequenceMatcher(None, common, other, autojunk=False)
+        common = [line for block in matcher.get_matching_blocks() for line in common[block.a : block.a + block.size]]
+    return common
+
+
+def _is_subsequence(needles: list[str], haystack: list[str]) -> bool:
+    it = iter(haystack)
+    return all(any(line == candidate for candidate in it) for line in needles)
+
+
+def invariant_problems(
+    per_version: list[list[Item]], actual: list[Item], changed_lines: tuple[str, ...] | list[str] = ()
+) -> list[str]:
+    """How ``actual`` (one cell's items) departs from what does *not* vary between the
+    reference versions ``per_version`` (the same cell's items in each version): empty when it
+    keeps all of it.
+
+    * the kinds of the items, in order: those of every version when they agree, else those of
+      one of the versions;
+    * an item whose text is the same in every version: exactly that text (exception types
+      included);
+    * an item whose text varies: every line common to all versions, in order, except
+      ``changed_lines`` (lines a newer version, which has no reference, is known to print
+      differently): each of those must be a common line, and absent from ``actual``.
+    """
+    problems: list[str] = []
+    unused = set(changed_lines)
+    kinds = [[kind for kind, _ in items] for items in per_version]
+    ours = [kind for kind, _ in actual]
+    if ours not in kinds:
+        return [f"output kinds {ours} are none of the references' {kinds}"]
+    for index, (kind, text) in enumerate(actual):
+        texts = [items[index][1] for items in per_version if [k for k, _ in items] == ours]
+        if len(set(texts)) == 1:
+            if text != texts[0]:
+                problems.append(f"item {index} ({kind}) is the same in every reference version, and differs here")
+        else:
+            common = _common_lines(texts)
+            lines = text.splitlines()
+            kept = [line for line in common if line not in changed_lines]
+            if not _is_subsequence(kept, lines):
+                missing = [line for line in kept if line not in lines]
+                problems.append(
+                    f"item {index} ({kind}) lacks lines every reference version has: {missing[:5] or kept[:5]}"
+                )
+            for line in changed_lines:
+                if line in common:
+                    unused.discard(line)
+                    if line in lines:
+                        problems.append(f"item {index} ({kind}): {line!r} is listed as changed, but is printed as is")
+    problems += [f"{line!r} is listed as changed, but is not a line every reference version has" for line in sorted(unused)]
+    return problems
+
+
 # --------------------------------------------------------------------------- comparison
 
 
@@ -258,3 +317,22 @@ def compare(
         mismatch = CellMismatch(notebook, i, sources[i] if i < len(sources) else "", exp, act)
         (allowed if i in allowed_cells else mismatches).append(mismatch)
     return Comparison(notebook, n, matched, mismatches, allowed)
+
+
+@dataclass(frozen=True)
+class PlatformLimit:
+    """A cell Pyodide cannot match because of the platform, not of us or of the Python
+    version: reported as an expected failure (never a pass), and only when the difference is
+    exactly the documented one: ``replacements`` (ours -> reference's) turn our text into the
+    reference's."""
+
+    reason: str
+    replacements: tuple[tuple[str, str], ...]
+
+    def explains(self, mismatch: CellMismatch) -> bool:
+        actual = []
+        for kind, text in mismatch.actual:
+            for ours, theirs in self.replacements:
+                text = text.replace(ours, theirs)
+            actual.append((kind, text))
+        return actual == mismatch.expected

@@ -74,3 +74,60 @@ def test_choose_edits_handles_future_imports_and_unicode() -> None:
     neutral, value = choose_edits(sources)
     assert neutral.source.startswith("from __future__") and neutral.source.endswith(NEUTRAL_LINE)
     assert "café = 'ü!'" in value.source
+
+
+def test_invariant_problems_keep_what_does_not_vary() -> None:
+    from tests.conformance.corpus import invariant_problems
+
+    versions = [
+        [("stdout", "Help on X:\n\nsig(a, /)\n    doc line\n"), ("error", "TypeError")],
+        [("stdout", "Help on X:\n\nsig(a)\n    doc line\n"), ("error", "TypeError")],
+    ]
+    # What varies (the signature line) may differ; the common lines and the error type may not.
+    assert invariant_problems(versions, [("stdout", "Help on X:\n\nsig(a, /) new\n    doc line\n"), ("error", "TypeError")]) == []
+    assert invariant_problems(versions, [("stdout", "Help on X:\n\nsig\n"), ("error", "TypeError")])
+    assert invariant_problems(versions, [("stdout", "Help on X:\n\nsig(a)\n    doc line\n"), ("error", "ValueError")])
+    assert invariant_problems(versions, [("stdout", "Help on X:\n    doc line\n")])  # kinds differ
+    # A line named as changed by the newer version must be common, and is then not required...
+    changed = [("stdout", "Help on the X:\n\nsig(b)\n    doc line\n"), ("error", "TypeError")]
+    assert invariant_problems(versions, changed)
+    assert invariant_problems(versions, changed, ("Help on X:",)) == []
+    # ... but it must really be changed, and be a line every version has.
+    same = [("stdout", "Help on X:\n\nsig(b)\n    doc line\n"), ("error", "TypeError")]
+    assert invariant_problems(versions, same, ("Help on X:",))
+    assert invariant_problems(versions, changed, ("Help on X:", "sig(a)"))
+
+
+def test_platform_limit_explains_only_the_documented_difference() -> None:
+    from tests.conformance.corpus import CellMismatch, PlatformLimit
+
+    limit = PlatformLimit("errno", (("[Errno 44]", "[Errno 2]"),))
+    expected = [("stdout", "Exception: [Errno 2] No such file\n")]
+    assert limit.explains(CellMismatch("nb", 1, "", expected, [("stdout", "Exception: [Errno 44] No such file\n")]))
+    assert not limit.explains(CellMismatch("nb", 1, "", expected, [("stdout", "Exception: [Errno 44] No such\n")]))
+    assert not limit.explains(CellMismatch("nb", 1, "", expected, [("stderr", "Exception: [Errno 44] No such file\n")]))
+
+
+def test_results_table_has_a_column_pair_per_host(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from tests.conformance.conftest import ConformanceSession, results_table
+    from tests.conformance.corpus import load_corpus
+    from tests.conformance.runners import PyodideRunner, RunOutcome, SubprocessRunner
+
+    (tmp_path / "notebooks").mkdir()
+    doc = {"cells": [{"cell_type": "code", "source": "1", "outputs": []}, {"cell_type": "code", "source": "2"}]}
+    (tmp_path / "notebooks" / "nb.ipynb").write_text(json.dumps(doc))
+    session = ConformanceSession(load_corpus(tmp_path), None, 2)
+    session.runners = {"cpython-3.12": SubprocessRunner("3.12"), "pyodide": PyodideRunner()}
+    session.top = {("cpython-3.12", "nb"): RunOutcome([], 0.5), ("pyodide", "nb"): RunOutcome([], 1.25)}
+    session.comparisons = {
+        ("cpython-3.12", "nb"): compare("nb", ["1", "2"], [[], []], [[], []]),
+        ("pyodide", "nb"): compare("nb", ["1", "2"], [[], [("result", "2")]], [[], [("result", "3")]], {1}),
+    }
+    head, _, row, total = results_table(session).splitlines()
+    assert [c.strip() for c in head.strip("|").split("|")] == [
+        "notebook", "cells", "cpython-3.12 matched", "cpython-3.12 s", "pyodide matched", "pyodide s",
+    ]  # fmt: skip
+    assert [c.strip() for c in row.strip("|").split("|")] == ["nb", "2", "2/2", "0.50", "1/2 +1v", "1.25"]
+    assert "1/2 +1v" in total

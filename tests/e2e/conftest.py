@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import queue
-import shutil
 import signal
 import subprocess
 import sys
@@ -23,19 +22,10 @@ from pathlib import Path
 import pytest
 
 from subprocess_host.server_config import DEFAULT_WEB_DIST as BUNDLE_DIR
+from tests.chromium import chromium_browser, test_failed
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts" / "e2e"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-quic",
-    "--no-first-run",
-]
 SERVER_START_TIMEOUT = 30.0
 _SCRIPT = Path(sys.executable).with_name("amphi")
 AMPHI = [str(_SCRIPT)] if _SCRIPT.is_file() else [sys.executable, "-m", "subprocess_host.cli"]
@@ -52,17 +42,6 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "e2e: end-to-end test in a real Chromium")
 
 
-@pytest.hookimpl(wrapper=True, tryfirst=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
-    report = yield
-    if report.when == "call":
-        item.stash.setdefault(_FAILED, []).append(report.failed)  # type: ignore[arg-type]
-    return report
-
-
-_FAILED = pytest.StashKey[list]()
-
-
 def artifacts_dir() -> Path:
     """``test-artifacts/e2e/`` (git-ignored), created on first use."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -71,24 +50,12 @@ def artifacts_dir() -> Path:
 
 @pytest.fixture(scope="package")
 def browser() -> Iterator[object]:
-    executable = shutil.which("chromium")
-    if executable is None:
-        pytest.fail("Debian's chromium is not installed: run web/scripts/install-chromium.sh")
     if not (BUNDLE_DIR / "index.html").is_file():
         pytest.fail(f"the frontend is not built ({BUNDLE_DIR}): run `npm ci && npm run build` in web/")
-    from playwright.sync_api import sync_playwright
-
     for stale in artifacts_dir().glob("FAILED-*.png"):  # from an earlier run
         stale.unlink()
-    playwright = sync_playwright().start()
-    try:
-        chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-    finally:
-        playwright.stop()
+    with chromium_browser() as chromium:
+        yield chromium
 
 
 @dataclass
@@ -188,7 +155,7 @@ def page(context: object, request: pytest.FixtureRequest) -> Iterator[object]:
     page.set_default_timeout(15000)
     page.js_errors = errors  # type: ignore[attr-defined]
     yield page
-    failed = any(request.node.stash.get(_FAILED, []))
+    failed = test_failed(request)
     if failed and not page.is_closed():
         path = artifacts_dir() / f"FAILED-{request.node.name}.png"
         try:

@@ -38,6 +38,10 @@ export interface NotebookSaved {
   error?: string;
   request_id?: string;
   path?: string;
+  /** Hosts without a file to write (Pyodide): the cells as a percent-format .py, to download. */
+  content?: string;
+  /** The file name for `content`. */
+  filename?: string;
 }
 
 /** Page -> host (edit mode): restart the kernel. */

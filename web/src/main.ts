@@ -2,14 +2,18 @@
 // the host announces (edit: notebook editor, run: app view).
 import "./styles.css";
 import { Session } from "./session";
+import { prepareStaticPage } from "./static-site";
 import type { Transport } from "./transport/transport";
 import { WebSocketTransport } from "./transport/websocket";
 import { WorkerTransport } from "./transport/worker";
 
 /**
  * `<script type="application/json" id="amphi-config">`: `ws` (WebSocket path, default `/ws`),
- * `mode`, `path`; or `transport: "worker"` with `worker` (the worker script URL) and
- * `workerOptions` (passed in the worker's `init` message).
+ * `mode`, `path`; or `transport: "worker"` with `worker` (the worker script URL),
+ * `workerOptions` (passed in the worker's `init` message, see transport/worker-contract.ts),
+ * `serviceWorker` (the site's service worker, registered before the worker starts: `@file/`
+ * virtual files and cross-origin isolation; absent: none) and `isolate` (reload once to become
+ * cross-origin isolated through it, default true).
  */
 export interface PageConfig {
   mode?: "edit" | "run";
@@ -19,6 +23,8 @@ export interface PageConfig {
   transport?: "websocket" | "worker";
   worker?: string;
   workerOptions?: Record<string, unknown>;
+  serviceWorker?: string | null;
+  isolate?: boolean;
 }
 
 function readConfig(): PageConfig {
@@ -43,9 +49,22 @@ function makeTransport(config: PageConfig): Transport {
   return new WebSocketTransport({ url: url.toString() });
 }
 
-function start(): void {
+async function start(): Promise<void> {
   const root = document.getElementById("app") ?? document.body;
   const config = readConfig();
+  if (config.transport === "worker") {
+    const notice = document.createElement("div");
+    notice.className = "loading";
+    notice.setAttribute("role", "status");
+    notice.textContent = "Loading…";
+    root.replaceChildren(notice);
+    const readiness = await prepareStaticPage({ serviceWorker: config.serviceWorker, isolate: config.isolate });
+    if (!readiness.ok) {
+      notice.setAttribute("role", "alert");
+      notice.textContent = readiness.message;
+      return;
+    }
+  }
   const transport = makeTransport(config);
   const session = new Session(transport);
   if (config.path) session.path = config.path;
@@ -85,5 +104,8 @@ function start(): void {
   });
 }
 
-if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
-else start();
+const boot = () => {
+  start().catch((error: unknown) => console.error("amphikernel: the page could not start", error));
+};
+if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", boot);
+else boot();

@@ -40,6 +40,9 @@ export interface CellState {
   outputs: OutputItem[];
   errored: boolean;
   input: InputRequest | null;
+  /** The outputs are a preview (pre-rendered, received before the kernel was connected):
+   * kept until the cell runs. */
+  preview: boolean;
 }
 
 export type KernelState = "connecting" | "reconnecting" | "starting" | "idle" | "busy" | "dead" | "closed";
@@ -68,6 +71,8 @@ export type SessionEvents = {
   toast: Toast;
   /** A traceback link asked to show a cell's line. */
   reveal: { cellId: string; line: number };
+  /** The host cannot save (a notebook running in the browser): offer this file instead. */
+  download: { filename: string; content: string };
 };
 
 const ID_ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
@@ -202,6 +207,7 @@ export class Session extends Emitter<SessionEvents> {
               ? ({ kind: "console", message: note } as const)
               : ({ kind: "error", message: note } as const);
         if (item.kind === "error") cell.errored = true;
+        if (this.transportStatus.state === "connecting") cell.preview = true;
         cell.outputs.push(item);
         this.emit("output", { cellId: cell.id, item });
         if (item.kind === "error") this.emit("status", cell.id);
@@ -287,6 +293,7 @@ export class Session extends Emitter<SessionEvents> {
   }
 
   private clearOutputs(cell: CellState): void {
+    cell.preview = false;
     if (cell.outputs.length === 0 && !cell.errored) return;
     cell.outputs = [];
     this.emit("clear", cell.id);
@@ -297,6 +304,16 @@ export class Session extends Emitter<SessionEvents> {
       const resolve = this.saves.get(message.request_id ?? "");
       if (resolve) {
         this.saves.delete(message.request_id ?? "");
+        if (!message.ok && typeof message.content === "string" && message.content) {
+          // A host without a file (the browser): the page downloads the notebook instead.
+          this.emit("download", { filename: message.filename || "notebook.py", content: message.content });
+          this.emit("toast", {
+            level: "info",
+            text: `This notebook runs in your browser and cannot be saved here: downloaded ${message.filename || "notebook.py"} instead.`,
+          });
+          resolve(false, "");
+          return;
+        }
         resolve(message.ok, message.error ?? "");
       }
       return;
@@ -309,15 +326,21 @@ export class Session extends Emitter<SessionEvents> {
     }
   }
 
-  /** Forget everything the kernel produced (restart, resynchronisation). */
-  private resetKernelState(): void {
+  /** Forget everything the kernel produced (restart, resynchronisation); `keepPreview`: keep
+   * pre-rendered outputs (the first connection to a kernel that has not run them yet). */
+  private resetKernelState(keepPreview = false): void {
     this.optimistic.clear();
     for (const cell of this.cells) {
       cell.status = undefined;
       cell.runStartedAt = null;
       cell.ranSource = undefined;
-      cell.errored = false;
       cell.input = null;
+      if (keepPreview && cell.preview) {
+        this.emit("status", cell.id);
+        continue;
+      }
+      cell.errored = false;
+      cell.preview = false;
       if (cell.outputs.length) cell.outputs = [];
       this.emit("clear", cell.id);
       this.emit("status", cell.id);
@@ -334,7 +357,7 @@ export class Session extends Emitter<SessionEvents> {
       // A (re)connection: the replay that follows rebuilds every output and status.
       this.kernelReady = false;
       this.kernelDead = null;
-      this.resetKernelState();
+      this.resetKernelState(true);
     }
     this.path = snapshot.path;
     this.semantics = snapshot.semantics ?? "script";
@@ -543,8 +566,9 @@ export class Session extends Emitter<SessionEvents> {
           this.updateDirty();
           resolve();
         } else {
-          this.emit("toast", { level: "error", text: `save failed: ${error}` });
-          reject(new Error(error));
+          // An empty error: the host offered a download instead (and said so).
+          if (error) this.emit("toast", { level: "error", text: `save failed: ${error}` });
+          reject(new Error(error || "downloaded instead of saved"));
         }
       });
       this.transport.send({ type: "save-notebook", cells, request_id });
@@ -572,6 +596,7 @@ function newCellState(hc: HostCell, source: string): CellState {
     outputs: [],
     errored: false,
     input: null,
+    preview: false,
   };
 }
 

@@ -1,5 +1,5 @@
 // The postMessage contract between the page (WorkerTransport) and a Web Worker that hosts the
-// kernel (Pyodide).  Shared by both sides: the worker script imports these types.
+// kernel (Pyodide: src/worker/pyodide-worker.ts, built to worker.js).  Shared by both sides.
 //
 // Frames: every kernel command / notification and every host-level message travels as ONE
 // msgpack frame in a Uint8Array, exactly the bytes a WebSocket binary message would carry.
@@ -7,11 +7,19 @@
 // a frame must own its whole buffer (byteOffset 0, byteLength === buffer.byteLength).
 //
 // Page -> worker:
-//   { kind: "init", options, interruptBuffer }   first message, once.  `interruptBuffer` is an
-//       Int32Array over a SharedArrayBuffer of length 1 when the page is crossOriginIsolated,
-//       else null.  The page writes 2 (SIGINT) into it to interrupt a running cell; the worker
-//       passes it to `pyodide.setInterruptBuffer` (an `interrupt` frame is also sent).
+//   { kind: "init", options, interruptBuffer, stdinBuffer }   first message, once.
+//       `interruptBuffer` is an Int32Array over a SharedArrayBuffer of length 1 when the page
+//       is crossOriginIsolated, else null.  The page writes 2 (SIGINT) into it to interrupt a
+//       running cell; the worker passes it to `pyodide.setInterruptBuffer` (an `interrupt`
+//       frame is also sent).  `stdinBuffer` (isolated pages only, else null/absent) is the
+//       SharedArrayBuffer `input()` waits on (layout: STDIN_* below): the page answers an
+//       `input-request` by writing the UTF-8 text and setting the state to STDIN_REPLY, or
+//       STDIN_INTERRUPTED (interrupt while waiting), then `Atomics.notify`; no `input-reply`
+//       frame is sent.
 //   { kind: "frame", data }                       a msgpack frame (command or host request).
+//   { kind: "file", url, port }                   read a virtual file (`@file/...` URL); the
+//       worker answers on `port` with a FileReply (the page relays the service worker's
+//       requests this way).
 //
 // Worker -> page:
 //   { kind: "progress", stage, progress? }        boot progress (`stage` is human text,
@@ -21,20 +29,67 @@
 //   { kind: "frame", data }                       a msgpack frame (notification or host msg).
 //   { kind: "error", message }                    boot failed or the worker cannot go on.
 //
+// Before "ready" the worker may already send frames that need no kernel: a `notebook`
+// snapshot of `options.notebook` and the pre-rendered outputs of `options.outputs` (cell-output,
+// cell-console, cell-error notifications), so the page shows the notebook while Python loads.
+// The page keeps those outputs until their cell runs.
+//
 // Frames the page sends before "ready" are queued by the page and sent after it.
-// Host-level messages the worker should answer like the server does: `restart-kernel` ->
-// `kernel-restarted`; `save-notebook` -> `notebook-saved` (ok: false with an error when the
-// worker cannot save).  `@file/...` URLs are fetched by the page as they are (the site's
-// service worker serves them).
+// Host-level messages the worker answers like the server does: `restart-kernel` ->
+// `kernel-restarted`; `save-notebook` -> `notebook-saved` with ok: false (a browser page has no
+// file to write) and, as extra fields, `content` (the cells as a percent-format .py) and
+// `filename`, so the page can offer a download instead.  `@file/...` URLs are fetched by the
+// page as they are: the site's service worker (sw.js) asks the page, which asks the worker.
 
+/** Options of the `init` message.  Relative URLs are resolved against the worker script's URL. */
 export interface WorkerInitOptions {
-  /** Free-form settings for the worker (e.g. the notebook URL, package index). */
+  /** Directory with pyodide.mjs and pyodide-lock.json (default "./pyodide/"). */
+  pyodideIndexURL?: string;
+  /** Lock packages loaded at boot besides `amphikernel` (and its dependency msgspec). */
+  packages?: string[];
+  /** PEP 503 (or PyPI JSON) indexes micropip tries first, in order (default ["./simple/"]). */
+  indexURLs?: string[];
+  /** Requirements installed with micropip before the kernel starts. */
+  requirements?: string[];
+  /** Kernel mode (default "edit"); also the `mode` of the notebook snapshot. */
+  mode?: "edit" | "run";
+  /** Dataflow semantics (default: the notebook's, else "script"). */
+  semantics?: "script" | "strict";
+  /** The notebook, inline: its cells are sent as a snapshot before Python loads. */
+  notebook?: WorkerNotebook;
+  /**
+   * Or its URL: a `.json` WorkerNotebook (shown before Python loads), or a percent-format
+   * `.py` / `.ipynb` (parsed by Python once it is loaded).
+   */
+  notebookURL?: string;
+  /** Pre-rendered outputs: a msgpack array of cell-output / cell-console / cell-error maps. */
+  outputs?: Uint8Array;
+  /** Or the URL of such a msgpack file. */
+  outputsURL?: string;
+  /** Run every code cell of the notebook once the kernel is ready (default: true when a notebook is given). */
+  autorun?: boolean;
+  /** Send a `notebook` snapshot (default true; an empty one when no notebook is given). */
+  snapshot?: boolean;
+  /** File name offered when the page downloads the notebook (default: the notebook's path, else "notebook.py"). */
+  filename?: string;
+  /** Route urllib / http.client through synchronous XMLHttpRequest (default true). */
+  patchHttp?: boolean;
+  /** Install missing imports of a cell before it runs (default true). */
+  autoInstall?: boolean;
   [key: string]: unknown;
 }
 
+/** A notebook as the worker sends it in its snapshot (cells as in host-messages.ts). */
+export interface WorkerNotebook {
+  cells: Array<{ id: string; kind?: "code" | "markdown" | "raw"; source?: string; name?: string | null; options?: Record<string, unknown> }>;
+  path?: string;
+  semantics?: "script" | "strict";
+}
+
 export type PageToWorker =
-  | { kind: "init"; options: WorkerInitOptions; interruptBuffer: Int32Array | null }
-  | { kind: "frame"; data: Uint8Array };
+  | { kind: "init"; options: WorkerInitOptions; interruptBuffer: Int32Array | null; stdinBuffer?: SharedArrayBuffer | null }
+  | { kind: "frame"; data: Uint8Array }
+  | { kind: "file"; url: string; port: MessagePort };
 
 export type WorkerToPage =
   | { kind: "progress"; stage: string; progress?: number }
@@ -42,5 +97,15 @@ export type WorkerToPage =
   | { kind: "frame"; data: Uint8Array }
   | { kind: "error"; message: string };
 
+/** The worker's answer to a `file` request. */
+export type FileReply = { found: true; data: Uint8Array; mimetype: string } | { found: false; reason?: string };
+
 /** Value written into the interrupt buffer to raise KeyboardInterrupt (SIGINT). */
 export const SIGINT = 2;
+
+/** stdin buffer layout: Int32 [state, byte length], then the UTF-8 bytes of the reply. */
+export const STDIN_HEADER_BYTES = 8;
+export const STDIN_CAPACITY = 1 << 20;
+export const STDIN_WAITING = 0;
+export const STDIN_REPLY = 1;
+export const STDIN_INTERRUPTED = 2;

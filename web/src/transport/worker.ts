@@ -1,5 +1,15 @@
 // Worker transport: the kernel runs in a Web Worker (Pyodide).  See worker-contract.ts for the
 // postMessage contract.
+//
+// Besides moving frames, the page side does what only it can do while the worker's one
+// thread is busy running a cell:
+// * interrupt: write SIGINT into the shared interrupt buffer (cross-origin isolated pages);
+//   without isolation, explain why interrupt is unavailable (a local `kernel-error`);
+// * `input()`: answer through the shared stdin buffer (isolated pages) instead of a frame;
+// * restart: if the worker does not answer `restart-kernel` in time (a cell that never
+//   yields), terminate it and start a fresh one;
+// * virtual files: answer the service worker's `@file/` requests by asking the worker.
+import { addFileSource } from "./files";
 import {
   decodeFrame,
   encodeFrame,
@@ -9,16 +19,34 @@ import {
   type Transport,
   type TransportStatus,
 } from "./transport";
-import { SIGINT, type PageToWorker, type WorkerInitOptions, type WorkerToPage } from "./worker-contract";
+import {
+  type FileReply,
+  type PageToWorker,
+  SIGINT,
+  STDIN_CAPACITY,
+  STDIN_HEADER_BYTES,
+  STDIN_INTERRUPTED,
+  STDIN_REPLY,
+  type WorkerInitOptions,
+  type WorkerToPage,
+} from "./worker-contract";
 
 export interface WorkerTransportOptions {
-  /** The worker, or a function creating it (called by connect()). */
+  /** The worker, or a function creating it (called by connect(), and again by a hard restart). */
   worker: Worker | (() => Worker);
   /** Passed to the worker in the `init` message. */
   init?: WorkerInitOptions;
   /** Base URL for `@file/` virtual files (default: the page's URL). */
   fileBase?: string;
+  /** How long a `restart-kernel` may go unanswered before the worker is replaced (ms, default 5000). */
+  restartGraceMs?: number;
 }
+
+export const NO_INTERRUPT_MESSAGE =
+  "Interrupt is not available on this page: the kernel runs in a Web Worker and can only be " +
+  "interrupted when the page is cross-origin isolated (served with the headers " +
+  "'Cross-Origin-Opener-Policy: same-origin' and 'Cross-Origin-Embedder-Policy: require-corp', " +
+  "or with the site's service worker enabled). Restart the kernel to stop a running cell.";
 
 /** A frame that owns its whole ArrayBuffer, so it can be transferred. */
 function ownedFrame(frame: Uint8Array): Uint8Array {
@@ -35,6 +63,12 @@ export class WorkerTransport implements Transport {
   private queue: Uint8Array[] = [];
   private ready = false;
   private interruptBuffer: Int32Array | null = null;
+  private stdinBuffer: SharedArrayBuffer | null = null;
+  private readonly pendingInputs = new Set<string>();
+  private restartTimer: ReturnType<typeof setTimeout> | null = null;
+  private restartRequest = "";
+  private respawning = false;
+  private stopFiles: (() => void) | null = null;
   status: TransportStatus = { state: "connecting" };
 
   constructor(private readonly options: WorkerTransportOptions) {}
@@ -44,12 +78,29 @@ export class WorkerTransport implements Transport {
     this.statuses.emit(status);
   }
 
+  /** Whether `interrupt` and `input()` work (the page is cross-origin isolated). */
+  get isolated(): boolean {
+    return this.interruptBuffer !== null;
+  }
+
   connect(): Promise<void> {
+    if (typeof SharedArrayBuffer !== "undefined" && globalThis.crossOriginIsolated) {
+      this.interruptBuffer = new Int32Array(new SharedArrayBuffer(4));
+      this.stdinBuffer = new SharedArrayBuffer(STDIN_HEADER_BYTES + STDIN_CAPACITY);
+    }
+    if (!this.stopFiles) this.stopFiles = addFileSource((url) => this.readFile(url));
+    return this.start(this.options.init ?? {});
+  }
+
+  private start(init: WorkerInitOptions): Promise<void> {
     return new Promise((resolve, reject) => {
-      const worker = typeof this.options.worker === "function" ? this.options.worker() : this.options.worker;
+      const make = this.options.worker;
+      const worker = typeof make === "function" ? make() : make;
       this.worker = worker;
-      this.setStatus({ state: "connecting", stage: "starting the worker" });
+      this.ready = false;
+      this.setStatus({ state: "connecting", stage: "Starting the worker" });
       worker.onmessage = (event: MessageEvent<WorkerToPage>) => {
+        if (this.worker !== worker) return;
         const message = event.data;
         switch (message.kind) {
           case "progress":
@@ -58,6 +109,10 @@ export class WorkerTransport implements Transport {
           case "ready": {
             this.ready = true;
             this.setStatus({ state: "open", resumed: false });
+            if (this.respawning) {
+              this.respawning = false;
+              this.messages.emit({ type: "kernel-restarted", ok: true, error: "", request_id: this.restartRequest });
+            }
             const pending = this.queue;
             this.queue = [];
             for (const frame of pending) this.post({ kind: "frame", data: frame });
@@ -66,7 +121,7 @@ export class WorkerTransport implements Transport {
           }
           case "frame": {
             const decoded = decodeFrame(message.data);
-            if (decoded) this.messages.emit(decoded);
+            if (decoded) this.receive(decoded);
             break;
           }
           case "error":
@@ -76,30 +131,122 @@ export class WorkerTransport implements Transport {
         }
       };
       worker.onerror = (event: ErrorEvent) => {
-        const error = event.message || "the worker failed";
+        if (this.worker !== worker) return;
+        const error = event.message || "the worker failed to start";
         this.setStatus({ state: "closed", error });
         reject(new Error(error));
       };
-      if (typeof SharedArrayBuffer !== "undefined" && globalThis.crossOriginIsolated) {
-        this.interruptBuffer = new Int32Array(new SharedArrayBuffer(4));
-      }
-      this.post({ kind: "init", options: this.options.init ?? {}, interruptBuffer: this.interruptBuffer });
+      if (this.interruptBuffer) Atomics.store(this.interruptBuffer, 0, 0);
+      if (this.stdinBuffer) new Int32Array(this.stdinBuffer, 0, 2).fill(0);
+      this.post({ kind: "init", options: init, interruptBuffer: this.interruptBuffer, stdinBuffer: this.stdinBuffer });
     });
   }
 
-  private post(message: PageToWorker): void {
+  private receive(message: Incoming): void {
+    switch (message.type) {
+      case "input-request":
+        this.pendingInputs.add(String((message as { request_id?: unknown }).request_id ?? ""));
+        break;
+      case "completed-run":
+        this.pendingInputs.clear();
+        break;
+      case "kernel-restarted":
+        if (this.restartTimer) clearTimeout(this.restartTimer);
+        this.restartTimer = null;
+        break;
+    }
+    this.messages.emit(message);
+  }
+
+  private post(message: PageToWorker, transfer: Transferable[] = []): void {
     if (!this.worker) return;
     if (message.kind === "frame") this.worker.postMessage(message, [message.data.buffer as ArrayBuffer]);
-    else this.worker.postMessage(message);
+    else this.worker.postMessage(message, transfer);
   }
 
   send(message: Outgoing): void {
-    if (message.type === "interrupt" && this.interruptBuffer) {
-      Atomics.store(this.interruptBuffer, 0, SIGINT);
+    if (message.type === "interrupt") this.interrupt();
+    if (message.type === "input-reply" && this.stdinBuffer) {
+      this.answerInput(message.request_id, message.text ?? "");
+      return;
     }
+    if (message.type === "restart-kernel") this.watchRestart(message.request_id ?? "");
     const frame = ownedFrame(encodeFrame(message));
     if (this.ready) this.post({ kind: "frame", data: frame });
     else this.queue.push(frame);
+  }
+
+  private interrupt(): void {
+    if (!this.interruptBuffer) {
+      this.messages.emit({ type: "kernel-error", message: NO_INTERRUPT_MESSAGE, command_type: "interrupt", detail: "" });
+      return;
+    }
+    Atomics.store(this.interruptBuffer, 0, SIGINT);
+    Atomics.notify(this.interruptBuffer, 0); // wakes a time.sleep() (see the worker)
+    if (this.pendingInputs.size && this.stdinBuffer) {
+      const header = new Int32Array(this.stdinBuffer, 0, 2);
+      Atomics.store(header, 1, 0);
+      Atomics.store(header, 0, STDIN_INTERRUPTED);
+      Atomics.notify(header, 0);
+      this.pendingInputs.clear();
+    }
+  }
+
+  private answerInput(requestId: string, text: string): void {
+    if (!this.stdinBuffer || !this.pendingInputs.delete(requestId)) return;
+    const header = new Int32Array(this.stdinBuffer, 0, 2);
+    const room = new Uint8Array(this.stdinBuffer, STDIN_HEADER_BYTES);
+    const bytes = new TextEncoder().encode(text);
+    const length = Math.min(bytes.length, room.length);
+    room.set(bytes.subarray(0, length));
+    Atomics.store(header, 1, length);
+    Atomics.store(header, 0, STDIN_REPLY);
+    Atomics.notify(header, 0);
+  }
+
+  /** A restart the worker cannot answer (its thread is stuck in a cell): replace the worker. */
+  private watchRestart(requestId: string): void {
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    this.restartRequest = requestId;
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = null;
+      this.respawn();
+    }, this.options.restartGraceMs ?? 5000);
+  }
+
+  private respawn(): void {
+    this.worker?.terminate();
+    this.worker = null;
+    this.queue = [];
+    this.pendingInputs.clear();
+    this.respawning = true;
+    const init: WorkerInitOptions = {
+      ...(this.options.init ?? {}),
+      autorun: false,
+      snapshot: false,
+      notebook: undefined,
+      notebookURL: undefined,
+      outputs: undefined,
+      outputsURL: undefined,
+    };
+    this.start(init).catch((error: unknown) => {
+      this.respawning = false;
+      this.messages.emit({ type: "kernel-restarted", ok: false, error: String(error), request_id: this.restartRequest });
+    });
+  }
+
+  /** Ask the worker for a virtual file (`@file/...` URL). */
+  readFile(url: string): Promise<FileReply> {
+    const worker = this.worker;
+    if (!worker || !this.ready) return Promise.resolve({ found: false, reason: "the kernel is not running" });
+    return new Promise((resolve) => {
+      const channel = new MessageChannel();
+      channel.port1.onmessage = (event: MessageEvent<FileReply>) => {
+        channel.port1.close();
+        resolve(event.data);
+      };
+      worker.postMessage({ kind: "file", url, port: channel.port2 } satisfies PageToWorker, [channel.port2]);
+    });
   }
 
   onNotification(callback: (message: Incoming) => void): () => void {
@@ -115,6 +262,9 @@ export class WorkerTransport implements Transport {
   }
 
   close(): void {
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    this.stopFiles?.();
+    this.stopFiles = null;
     this.worker?.terminate();
     this.worker = null;
     this.ready = false;

@@ -3,7 +3,7 @@
 import { renderMarkdown } from "../render/markdown";
 import type { RenderContext } from "../render/output";
 import type { CellState, Session } from "../session";
-import { basename, connectionBanner, el, kernelIndicator, renderContext, toasts } from "./common";
+import { basename, bootProgress, connectionBanner, el, kernelIndicator, renderContext, toasts } from "./common";
 import { OutputArea } from "./outputs";
 
 class AppCell {
@@ -95,7 +95,7 @@ export class AppView {
     const title = el("div", { class: "app-name" }, basename(session.path).replace(/\.(py|ipynb)$/i, "") || "app");
     const header = el("header", { class: "app-header" }, title, kernelIndicator(session));
     this.list = el("main", { class: "app-cells" });
-    this.root.append(this.progress, header, connectionBanner(session, retry), this.list, toasts(session));
+    this.root.append(this.progress, header, bootProgress(session), connectionBanner(session, retry), this.list, toasts(session));
     container.replaceChildren(this.root);
     document.title = `${basename(session.path)} — amphikernel`;
     this.cleanups.push(

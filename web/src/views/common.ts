@@ -124,6 +124,41 @@ export function connectionBanner(session: Session, retry: () => void): HTMLEleme
   return banner;
 }
 
+/**
+ * The boot progress line: what the host is doing while the kernel is not connected yet (the
+ * Pyodide worker loading Python), with a progress bar when the fraction is known.  Hidden
+ * once connected.
+ */
+export function bootProgress(session: Session): HTMLElement {
+  const line = el("div", { class: "boot-progress", role: "status", "aria-live": "polite", hidden: true });
+  const text = el("span", { class: "boot-progress-text" });
+  const bar = el("progress", { class: "boot-progress-bar", max: 1 });
+  line.append(text, bar);
+  const update = () => {
+    const status = session.transportStatus;
+    const booting = status.state === "connecting" && !!status.stage;
+    line.hidden = !booting;
+    if (!booting) return;
+    const fraction = status.progress;
+    text.textContent = `${status.stage}…${fraction !== undefined ? ` ${Math.round(fraction * 100)}%` : ""}`;
+    if (fraction !== undefined) bar.value = fraction;
+    else bar.removeAttribute("value");
+  };
+  session.on("kernel", update);
+  update();
+  return line;
+}
+
+/** Save a text file through the browser's download (no server involved). */
+export function downloadText(filename: string, content: string, type = "text/x-python;charset=utf-8"): void {
+  const url = URL.createObjectURL(new Blob([content], { type }));
+  const link = el("a", { href: url, download: filename, hidden: true });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+}
+
 /** Transient messages (kernel errors, save failures). */
 export function toasts(session: Session): HTMLElement {
   const box = el("div", { class: "toasts", role: "log", "aria-live": "polite" });

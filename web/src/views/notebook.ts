@@ -6,8 +6,10 @@ import type { RenderContext } from "../render/output";
 import type { CellState, Session } from "../session";
 import {
   basename,
+  bootProgress,
   button,
   connectionBanner,
+  downloadText,
   el,
   formatSeconds,
   kernelIndicator,
@@ -289,7 +291,7 @@ export class NotebookView {
       { class: "key-hint" },
       "Shift-Enter runs a cell · Esc then ↑/↓ moves between cells · A/B add above/below · D D deletes · Ctrl/Cmd-S saves",
     );
-    this.root.append(header, connectionBanner(session, retry), this.list, adders, hint, toasts(session));
+    this.root.append(header, bootProgress(session), connectionBanner(session, retry), this.list, adders, hint, toasts(session));
     container.replaceChildren(this.root);
 
     this.cleanups.push(
@@ -303,6 +305,7 @@ export class NotebookView {
       session.on("source", (id) => this.views.get(id)?.sourceChanged()),
       session.on("input", (id) => this.views.get(id)?.updateInput()),
       session.on("dirty", () => this.updateSaved()),
+      session.on("download", ({ filename, content }) => downloadText(filename, content)),
       session.on("reveal", ({ cellId, line }) => {
         const view = this.views.get(cellId);
         if (!view) return;

@@ -1,0 +1,289 @@
+"""Islands for documentation sites: marked code blocks on a page become live cells.
+
+This package runs on CPython at documentation build time; it is not shipped into Pyodide.
+
+* :mod:`pyodide_host.islands.sphinx`: a Sphinx extension (``.. amphi-cell::``).
+* :mod:`pyodide_host.islands.markdown`: a Python-Markdown extension (```` ```amphi ```` or
+  ```` ```python {.amphi} ```` fenced blocks), entry point ``amphi``.
+* :mod:`pyodide_host.islands.mkdocs_plugin`: an MkDocs plugin (entry point ``amphi``) that
+  enables the Markdown extension, fixes the script URL per page and copies the runtime.
+* :mod:`pyodide_host.islands.prerender`: running a page's islands at build time (subprocess
+  kernel) and rendering their outputs as static HTML.
+
+The markup every producer emits, and the browser side reads (``web/src/islands/``)::
+
+    <div class="amphi-island" data-amphi-cell="ID">
+      <div class="amphi-code"><pre><code class="language-python">SOURCE</code></pre></div>
+      <div class="amphi-output">pre-rendered outputs (optional)</div>
+    </div>
+    ...
+    <script type="module" data-amphi-islands src="../_amphi/islands.js"></script>
+
+``_amphi/`` (:data:`RUNTIME_DIR`) at the site root holds the runtime
+(:func:`install_runtime`): Pyodide, the wheels, the web bundle with the worker, and the
+loader ``islands.js`` (:data:`LOADER_NAME`) that tells the islands script where everything is.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import posixpath
+import re
+import shutil
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "ISLANDS_SCRIPT",
+    "LOADER_NAME",
+    "RUNTIME_DIR",
+    "Island",
+    "assign_ids",
+    "check_id",
+    "code_block_html",
+    "install_runtime",
+    "island_close",
+    "island_html",
+    "island_open",
+    "loader_js",
+    "relative_loader_url",
+    "script_tag",
+]
+
+RUNTIME_DIR = "_amphi"
+"""Directory, relative to the site root, the runtime is copied into."""
+
+LOADER_NAME = "islands.js"
+"""The loader inside :data:`RUNTIME_DIR` that pages reference with one script tag."""
+
+ISLANDS_SCRIPT = "amphi-islands.js"
+"""The islands entry of the web bundle (``web/src/islands/index.ts``); its stylesheet is
+``amphi-islands.css`` next to it."""
+
+_ID_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}$")
+
+
+@dataclass
+class Island:
+    """One live code block.
+
+    Args:
+        source: the Python code.
+        cell_id: its cell id on the page (``[A-Za-z0-9_][A-Za-z0-9_.:-]*``, at most 128
+            characters), ``None`` for an automatic ``island-N`` (see :func:`assign_ids`).
+        hide_code: show only the outputs (the code stays in the page, hidden).
+        editable: offer the reader an Edit button.
+        outputs: nbformat-4 output dicts from a build-time run (pre-rendered), or ``None``.
+    """
+
+    source: str
+    cell_id: str | None = None
+    hide_code: bool = False
+    editable: bool = True
+    outputs: list[dict[str, Any]] | None = None
+
+
+def check_id(cell_id: str) -> str:
+    """Validate an author-given cell id.
+
+    Raises:
+        ValueError: empty, longer than 128 characters, or with characters other than
+            letters, digits and ``_ . : -`` (the first one a letter, digit or ``_``).
+    """
+    if not _ID_RE.match(cell_id):
+        raise ValueError(
+            f"invalid island id {cell_id!r}: use letters, digits and _ . : - (at most 128 characters)"
+        )
+    return cell_id
+
+
+def assign_ids(ids: Sequence[str | None]) -> list[str]:
+    """Cell ids for a page's islands, in reading order: given ids are kept, missing ones
+    become ``island-N`` (``N`` the island's 1-based position, skipping ids already taken).
+
+    Raises:
+        ValueError: an id is given twice, or is invalid (:func:`check_id`).
+    """
+    taken: set[str] = set()
+    for cell_id in ids:
+        if cell_id is None:
+            continue
+        check_id(cell_id)
+        if cell_id in taken:
+            raise ValueError(f"island id {cell_id!r} is used twice on the page")
+        taken.add(cell_id)
+    out: list[str] = []
+    for position, cell_id in enumerate(ids, 1):
+        if cell_id is None:
+            candidate, n = f"island-{position}", position
+            while candidate in taken:
+                n += 1
+                candidate = f"island-{n}"
+            cell_id = candidate
+            taken.add(cell_id)
+        out.append(cell_id)
+    return out
+
+
+def code_block_html(source: str, language: str = "python") -> str:
+    """``<pre><code class="language-python">…</code></pre>`` with the source escaped
+    (client-side highlighters such as highlight.js pick the class up)."""
+    return f'<pre><code class="language-{html.escape(language, quote=True)}">{html.escape(source, quote=False)}</code></pre>'
+
+
+def island_open(cell_id: str, *, hide_code: bool = False, editable: bool = True) -> str:
+    """The opening tags of an island up to (and including) ``<div class="amphi-code">``."""
+    classes = ["amphi-island"]
+    if not editable:
+        classes.append("amphi-no-edit")
+    hidden = " hidden" if hide_code else ""
+    return (
+        f'<div class="{" ".join(classes)}" data-amphi-cell="{html.escape(cell_id, quote=True)}">'
+        f'<div class="amphi-code"{hidden}>'
+    )
+
+
+def island_close(outputs_html: str = "") -> str:
+    """The closing tags of an island after its code: the output area (pre-rendered outputs
+    inside) and the island's end."""
+    inner = f'<div class="amphi-prerendered">{outputs_html}</div>' if outputs_html else ""
+    return f'</div><div class="amphi-output">{inner}</div></div>'
+
+
+def island_html(island: Island, cell_id: str, *, code_html: str | None = None) -> str:
+    """The markup of one island.
+
+    Args:
+        island: the block (its pre-rendered ``outputs`` are rendered as static HTML).
+        cell_id: its id on the page.
+        code_html: the code as HTML (e.g. highlighted); default :func:`code_block_html`.
+    """
+    from pyodide_host.islands.prerender import outputs_html
+
+    code = code_block_html(island.source) if code_html is None else code_html
+    rendered = outputs_html(island.outputs) if island.outputs else ""
+    return island_open(cell_id, hide_code=island.hide_code, editable=island.editable) + code + island_close(rendered)
+
+
+def script_tag(src: str) -> str:
+    """The one script tag a page with islands needs (``src``: URL of the loader, usually
+    relative to the page, e.g. ``../_amphi/islands.js``)."""
+    return f'<script type="module" data-amphi-islands src="{html.escape(src, quote=True)}"></script>'
+
+
+def relative_loader_url(depth: int, runtime_dir: str = RUNTIME_DIR) -> str:
+    """The loader's URL from a page ``depth`` directories below the site root."""
+    return posixpath.join(*([".."] * depth), runtime_dir, LOADER_NAME) if depth else f"{runtime_dir}/{LOADER_NAME}"
+
+
+# ------------------------------------------------------------------------------ runtime
+
+
+def loader_js(
+    *,
+    worker: str,
+    islands_script: str,
+    islands_css: str,
+    worker_options: dict[str, Any] | None = None,
+    service_worker: str | None = None,
+) -> str:
+    """The loader module written to ``<site>/_amphi/islands.js``.
+
+    Every URL argument is relative to the loader's directory (``_amphi/``); the loader turns
+    them into absolute URLs (``import.meta.url``), publishes them as ``globalThis.amphiIslands``
+    (a page may pre-set fields to override them) and imports the islands script.
+    """
+
+    def here(path: str) -> str:
+        return f"here({json.dumps(path)})"
+
+    fields = [f"worker: {here(worker)}", f"css: {here(islands_css)}"]
+    if service_worker:
+        fields.append(f"serviceWorker: {here(service_worker)}")
+    if worker_options:
+        fields.append(f"workerOptions: {json.dumps(worker_options, sort_keys=True)}")
+    body = ",\n  ".join(fields)
+    return (
+        "// amphikernel islands loader (written by pyodide_host.islands.install_runtime).\n"
+        "// Pages load it with <script type=\"module\" data-amphi-islands src=\".../islands.js\">.\n"
+        "const here = (path) => new URL(path, import.meta.url).href;\n"
+        f"globalThis.amphiIslands = {{\n  {body},\n  ...globalThis.amphiIslands,\n}};\n"
+        f"await import({here(islands_script)});\n"
+    )
+
+
+def _bundle_dir() -> Path:
+    from subprocess_host.server_config import DEFAULT_WEB_DIST
+
+    return Path(DEFAULT_WEB_DIST)
+
+
+def _copy_islands_bundle(source: Path, target: Path) -> None:
+    """Copy the islands script, its stylesheet and the chunks it imports (the whole
+    ``chunks/`` folder) from a built bundle directory."""
+    target.mkdir(parents=True, exist_ok=True)
+    for name in (ISLANDS_SCRIPT, ISLANDS_SCRIPT.replace(".js", ".css")):
+        shutil.copy2(source / name, target / name)
+    if (source / "chunks").is_dir():
+        shutil.copytree(source / "chunks", target / "chunks", dirs_exist_ok=True)
+
+
+def install_runtime(
+    site_dir: str | Path,
+    *,
+    requirements: Iterable[str] = (),
+    runtime_dir: str = RUNTIME_DIR,
+    worker_options: dict[str, Any] | None = None,
+    progress: Callable[[str, float | None], None] | None = None,
+) -> Any:
+    """Copy everything a page with islands needs into ``<site_dir>/<runtime_dir>/`` and
+    write the loader (:data:`LOADER_NAME`) there.
+
+    Args:
+        site_dir: the built site's root directory.
+        requirements: extra packages (PEP 508 strings): ``write_runtime`` resolves their
+            wheels (with dependencies) into the runtime's lock, and the worker loads them at
+            boot (its ``packages`` option).
+        runtime_dir: the runtime's directory relative to ``site_dir`` (one path segment).
+        worker_options: extra ``init`` options for the worker (merged into the loader).
+        progress: ``(stage, fraction or None)`` callback forwarded to ``write_runtime``.
+
+    Returns:
+        The ``RuntimeAssets`` of :func:`pyodide_host.export.write_runtime` (URLs relative
+        to the runtime directory).
+
+    Raises:
+        RuntimeError: the web bundle has no islands script (``npm run build`` in ``web/``),
+            or ``pyodide_host.export`` is not available; ``write_runtime``'s
+            ``ExportError``/``BuildError`` (both ``RuntimeError``) when the runtime cannot be
+            assembled.
+    """
+    try:
+        from pyodide_host.export import write_runtime  # type: ignore[attr-defined]
+    except ImportError as exc:
+        raise RuntimeError(f"the Pyodide runtime writer is not available: {exc}") from exc
+    dest = Path(site_dir) / runtime_dir
+    dest.mkdir(parents=True, exist_ok=True)
+    assets = write_runtime(dest, requirements=tuple(requirements), progress=progress)
+    bundle_rel = posixpath.dirname(assets.bundle_js)
+    islands_rel = posixpath.join(bundle_rel, ISLANDS_SCRIPT) if bundle_rel else ISLANDS_SCRIPT
+    if not (dest / islands_rel).is_file():  # write_runtime copied only what the app needs
+        source = _bundle_dir()
+        if not (source / ISLANDS_SCRIPT).is_file():
+            raise RuntimeError(f"the web bundle has no {ISLANDS_SCRIPT} ({source}): run `npm run build` in web/")
+        _copy_islands_bundle(source, dest / bundle_rel)
+    options: dict[str, Any] = {"packages": list(assets.requirements)} if assets.requirements else {}
+    options.update(worker_options or {})  # loaded from the site's own lock at boot
+    (dest / LOADER_NAME).write_text(
+        loader_js(
+            worker=assets.worker,
+            islands_script=islands_rel,
+            islands_css=islands_rel[: -len(".js")] + ".css",
+            worker_options=options or None,
+        ),
+        encoding="utf-8",
+    )
+    return assets

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import http.server
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -150,16 +149,13 @@ def measure() -> list[Figure] | str:
             httpd.server_close()
     figures = []
     for name, samples, floor in (("cold", cold, floor_cold), ("warm", warm, floor_warm)):
-        floor_median = statistics.median(floor)
         figures.append(
-            Figure(
+            Figure.over_floor(
                 f"Chromium {name} navigation -> first output (exported notebook)",
                 samples,
-                floor=floor,
-                floor_name="bare page: worker loadPyodide + msgspec",
-                target=f"<= floor + 0.5 s ({floor_median + 0.5:.2f} s)",
-                unit="s",
-                extra=f"over floor: {statistics.median(samples) - floor_median:+.3f} s",
+                floor,
+                "bare page: worker loadPyodide + msgspec",
+                0.5,
             )
         )
     return figures

@@ -86,17 +86,8 @@ def measure(dist: Path) -> list[Figure]:
         h.control("bench", frame=printing, runs=1, count=["cell-console"])  # warm-up
         printed = h.control("bench", timeout=300, frame=printing, runs=PRINT_RUNS, count=["cell-console"])
     messages = [c[0] for c in printed["counts"]]
-    floor_median = statistics.median(floor)
     return [
-        Figure(
-            "Node start -> first completed run (Pyodide)",
-            first,
-            floor=floor,
-            floor_name="node: loadPyodide + msgspec",
-            target=f"<= floor + 0.4 s ({floor_median + 0.4:.2f} s)",
-            unit="s",
-            extra=f"over floor: {statistics.median(first) - floor_median:+.3f} s",
-        ),
+        Figure.over_floor("Node start -> first completed run (Pyodide)", first, floor, "node: loadPyodide + msgspec", 0.4),
         Figure(
             "  of which after loadPyodide (in Node)",
             first_after_boot,

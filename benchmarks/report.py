@@ -28,6 +28,21 @@ class Figure:
         ordered = sorted(self.samples)
         return ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
 
+    @classmethod
+    def over_floor(cls, name: str, samples: list[float], floor: list[float], floor_name: str, margin: float) -> Figure:
+        """A start-up figure whose target is "at most ``margin`` seconds above the floor's
+        median"; samples and floor in seconds."""
+        floor_median = statistics.median(floor)
+        return cls(
+            name,
+            samples,
+            floor=floor,
+            floor_name=floor_name,
+            target=f"<= floor + {margin:g} s ({floor_median + margin:.2f} s)",
+            unit="s",
+            extra=f"over floor: {statistics.median(samples) - floor_median:+.3f} s",
+        )
+
 
 def repeat(fn: Callable[[], object], runs: int) -> list[float]:
     """Wall-clock seconds of ``runs`` calls of ``fn``."""

@@ -15,21 +15,26 @@ const outDir = resolve(process.argv[2] ?? join(webDir, "..", "subprocess_host", 
 rmSync(outDir, { recursive: true, force: true });
 mkdirSync(outDir, { recursive: true });
 
-const result = await build({
+// Options every output shares: deterministic, minified, no source maps.
+const common = {
   absWorkingDir: webDir,
-  // app: the notebook and app views; amphi-islands: documentation islands (src/islands/).
-  entryPoints: { app: "src/main.ts", "amphi-islands": "src/islands/index.ts" },
   outdir: outDir,
   bundle: true,
-  splitting: true,
-  chunkNames: "chunks/[name]-[hash]",
-  format: "esm",
   target: ["es2022", "chrome110", "firefox110", "safari16"],
   minify: true,
   legalComments: "none",
   sourcemap: false,
   metafile: true,
   logLevel: "warning",
+};
+
+const result = await build({
+  ...common,
+  // app: the notebook and app views; amphi-islands: documentation islands (src/islands/).
+  entryPoints: { app: "src/main.ts", "amphi-islands": "src/islands/index.ts" },
+  splitting: true,
+  chunkNames: "chunks/[name]-[hash]",
+  format: "esm",
   define: { "process.env.NODE_ENV": '"production"' },
 });
 copyFileSync(join(webDir, "index.html"), join(outDir, "index.html"));
@@ -43,18 +48,7 @@ const hostBuilds = [
   { entryPoints: { sw: "src/worker/service-worker.ts" }, format: "iife" },
 ];
 for (const extra of hostBuilds) {
-  const built = await build({
-    absWorkingDir: webDir,
-    ...extra,
-    outdir: outDir,
-    bundle: true,
-    target: ["es2022", "chrome110", "firefox110", "safari16"],
-    minify: true,
-    legalComments: "none",
-    sourcemap: false,
-    metafile: true,
-    logLevel: "warning",
-  });
+  const built = await build({ ...common, ...extra });
   Object.assign(result.metafile.outputs, built.metafile.outputs);
 }
 copyFileSync(join(webDir, "node_modules", "coi-serviceworker", "coi-serviceworker.js"), join(outDir, "coi-serviceworker.js"));

@@ -64,6 +64,23 @@ function formatNumber(value: unknown, step: unknown): string {
   return String(n);
 }
 
+/** A text box or text area: every keystroke is a coalesced update, `change` (blur or Enter)
+ * an immediate one; kernel-side values replace the text only when it differs. */
+function bindText(
+  input: HTMLInputElement | HTMLTextAreaElement,
+  value: unknown,
+  label: string,
+  change: Change,
+): Control {
+  input.addEventListener("input", () => change(input.value));
+  input.addEventListener("change", () => change(input.value, { immediate: true }));
+  const update = (next: unknown) => {
+    if (input.value !== next) input.value = str(next);
+  };
+  update(value);
+  return { el: labelled(label, input), update };
+}
+
 const controls: Record<string, (spec: UISpec, change: Change) => Control> = {
   slider(spec, change) {
     const { start, stop, step, label } = spec.props;
@@ -119,13 +136,7 @@ const controls: Record<string, (spec: UISpec, change: Change) => Control> = {
       maxlength: num(max_length),
       "aria-label": str(label) || "text",
     });
-    input.addEventListener("input", () => change(input.value));
-    input.addEventListener("change", () => change(input.value, { immediate: true }));
-    const update = (value: unknown) => {
-      if (input.value !== value) input.value = str(value);
-    };
-    update(spec.value);
-    return { el: labelled(str(label), input), update };
+    return bindText(input, spec.value, str(label), change);
   },
 
   text_area(spec, change) {
@@ -136,13 +147,7 @@ const controls: Record<string, (spec: UISpec, change: Change) => Control> = {
       maxlength: num(max_length),
       "aria-label": str(label) || "text",
     });
-    input.addEventListener("input", () => change(input.value));
-    input.addEventListener("change", () => change(input.value, { immediate: true }));
-    const update = (value: unknown) => {
-      if (input.value !== value) input.value = str(value);
-    };
-    update(spec.value);
-    return { el: labelled(str(label), input), update };
+    return bindText(input, spec.value, str(label), change);
   },
 
   checkbox(spec, change) {

@@ -31,10 +31,7 @@ Errors are reported as one line (``pyodide_host.build: error: ...``) with exit s
 
 from __future__ import annotations
 
-import base64
-import csv
 import hashlib
-import io
 import json
 import os
 import re
@@ -45,6 +42,8 @@ import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+
+from pyodide_host.build.compile_in_pyodide import write_wheel
 
 __all__ = [
     "RUNTIME_FILES",
@@ -364,10 +363,6 @@ def our_sources() -> list[tuple[str, Path]]:
     return out
 
 
-def _record_hash(data: bytes) -> str:
-    return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-
-
 def build_our_wheel(layout: Layout, package: Path, *, quiet: bool = False) -> Path:
     """Write ``amphikernel-<version>-py3-none-any.whl`` with bytecode compiled in Pyodide
     (cached: rewritten only when a source, the compile step or the runtime changes).
@@ -423,19 +418,8 @@ def _write_source_wheel(wheel: Path, version: str, sources: list[tuple[str, Path
     files.append((f"{dist_info}/METADATA", metadata.encode()))
     files.append((f"{dist_info}/WHEEL", wheel_meta.encode()))
     files.append((f"{dist_info}/top_level.txt", "".join(p + "\n" for p in OUR_PACKAGES).encode()))
-    record = io.StringIO()
-    writer = csv.writer(record, lineterminator="\n")
-    for name, data in files:
-        writer.writerow([name, _record_hash(data), str(len(data))])
-    writer.writerow([f"{dist_info}/RECORD", "", ""])
-    files.append((f"{dist_info}/RECORD", record.getvalue().encode()))
     tmp = wheel.with_suffix(".tmp")
-    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, data in files:
-            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
-            info.external_attr = 0o644 << 16
-            info.compress_type = zipfile.ZIP_DEFLATED
-            zf.writestr(info, data)
+    write_wheel(str(tmp), files, f"{dist_info}/RECORD")
     os.replace(tmp, wheel)
 
 
@@ -553,7 +537,7 @@ def assemble_dist(dist: Path, package: Path, wheels: list[Path], runtime: Runtim
         if key in entries:
             raise BuildError(f"two wheels for {key}: {entries[key]['file_name']} and {wheel.name}")
         entries[key] = entry
-    for key, entry in entries.items():
+    for entry in entries.values():
         missing = [d for d in entry["depends"] if d not in entries]
         if missing:
             raise BuildError(f"{entry['file_name']} needs {', '.join(missing)}, which the dist does not hold")

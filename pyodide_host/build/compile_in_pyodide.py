@@ -45,16 +45,22 @@ def compile_wheel(src: str, dst: str) -> int:
             pyc = _code_to_hash_pyc(code, importlib.util.source_hash(data), checked=False)
             files.append((importlib.util.cache_from_source(name), bytes(pyc)))
             compiled += 1
+    write_wheel(dst, files, record_name)
+    return compiled
+
+
+def write_wheel(path: str, files: list[tuple[str, bytes]], record_name: str) -> None:
+    """Write a reproducible wheel at ``path``: ``files`` (archive name, content bytes) in the
+    order given, then the ``RECORD`` named ``record_name`` (sha256 and size of every file, as
+    the wheel spec, PEP 427/376, requires), all with fixed timestamps and modes."""
     record = io.StringIO()
     writer = csv.writer(record, lineterminator="\n")
     for name, data in files:
         writer.writerow([name, _record_hash(data), str(len(data))])
     writer.writerow([record_name, "", ""])
-    files.append((record_name, record.getvalue().encode()))
-    with zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zout:
-        for name, data in files:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zout:
+        for name, data in [*files, (record_name, record.getvalue().encode())]:
             info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
             info.external_attr = 0o644 << 16
             info.compress_type = zipfile.ZIP_DEFLATED
             zout.writestr(info, data)
-    return compiled

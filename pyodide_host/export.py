@@ -352,16 +352,10 @@ def write_runtime(
         extra = _precompile(extra, package, layout)
     wheels += extra
     _report(progress, "writing the Pyodide runtime and lock", 0.75)
-    entries: dict[str, dict] = {}
-    for wheel in wheels:
-        key, entry = _build.lock_entry(wheel, runtime)
-        if key in entries:
-            raise ExportError(f"two wheels for {key}: {entries[key]['file_name']} and {wheel.name}")
-        entries[key] = entry
-    for entry in entries.values():
-        missing = [d for d in entry["depends"] if d not in entries]
-        if missing:
-            raise ExportError(f"{entry['file_name']} needs {', '.join(missing)}, which could not be resolved")
+    try:
+        entries = _build.lock_entries(wheels, runtime)
+    except BuildError as exc:
+        raise ExportError(str(exc)) from None
     assets = RuntimeAssets(
         packages=tuple(sorted(entries)),
         requirements=tuple(_requirement_name(r) for r in requirements),
@@ -371,13 +365,7 @@ def write_runtime(
     if pyodide_dir.exists():
         shutil.rmtree(pyodide_dir)
     pyodide_dir.mkdir(parents=True)
-    for name in _build.RUNTIME_FILES:
-        if (package / name).is_file():
-            _copy(package / name, pyodide_dir / name)
-    for wheel in wheels:
-        _copy(wheel, pyodide_dir / wheel.name)
-    lock = {"info": runtime.lock_info, "packages": {k: entries[k] for k in sorted(entries)}}
-    (pyodide_dir / "pyodide-lock.json").write_text(json.dumps(lock, indent=1, sort_keys=True) + "\n")
+    _build.write_runtime_dir(pyodide_dir, package, wheels, runtime, entries)
     _write_simple_index(dest / assets.simple_index, entries, assets.pyodide_index)
     _report(progress, "copying the web bundle and service worker", 0.9)
     if (dest / "chunks").exists():

@@ -531,6 +531,26 @@ def assemble_dist(dist: Path, package: Path, wheels: list[Path], runtime: Runtim
     if stamp.is_file() and stamp.read_text() == stamp_value and (dist / "pyodide-lock.json").is_file():
         return dist
     _log(f"assembling {dist}", quiet)
+    entries = lock_entries(wheels, runtime)
+    tmp = dist.with_name(dist.name + ".tmp")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    write_runtime_dir(tmp, package, wheels, runtime, entries)
+    (tmp / ".amphi-stamp").write_text(stamp_value)
+    if dist.exists():
+        shutil.rmtree(dist)
+    os.replace(tmp, dist)
+    return dist
+
+
+def lock_entries(wheels: list[Path], runtime: RuntimeInfo) -> dict[str, dict]:
+    """The ``pyodide-lock.json`` entries of ``wheels``, by package name.
+
+    Raises:
+        BuildError: two wheels for one package, or a wheel depends on a package that none of
+            ``wheels`` provides (Pyodide would fall back to its CDN for it).
+    """
     entries: dict[str, dict] = {}
     for wheel in wheels:
         key, entry = lock_entry(wheel, runtime)
@@ -540,29 +560,29 @@ def assemble_dist(dist: Path, package: Path, wheels: list[Path], runtime: Runtim
     for entry in entries.values():
         missing = [d for d in entry["depends"] if d not in entries]
         if missing:
-            raise BuildError(f"{entry['file_name']} needs {', '.join(missing)}, which the dist does not hold")
-    tmp = dist.with_name(dist.name + ".tmp")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
+            raise BuildError(f"{entry['file_name']} needs {', '.join(missing)}, which no wheel provides")
+    return entries
+
+
+def write_runtime_dir(
+    target: Path, package: Path, wheels: list[Path], runtime: RuntimeInfo, entries: dict[str, dict]
+) -> None:
+    """Fill the existing directory ``target`` with the runtime files of the npm ``package``,
+    ``wheels`` and a ``pyodide-lock.json`` listing ``entries`` (from :func:`lock_entries`).
+
+    Raises:
+        BuildError: the npm package lacks one of the files Pyodide cannot start without.
+    """
     for name in RUNTIME_FILES:
         source = package / name
         if source.is_file():
-            _link_or_copy(source, tmp / name)
+            _link_or_copy(source, target / name)
         elif name in ("pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "python_stdlib.zip"):
             raise BuildError(f"the pyodide npm package lacks {name}")
     for wheel in wheels:
-        _link_or_copy(wheel, tmp / wheel.name)
-    lock = {
-        "info": runtime.lock_info,
-        "packages": {k: entries[k] for k in sorted(entries)},
-    }
-    (tmp / "pyodide-lock.json").write_text(json.dumps(lock, indent=1, sort_keys=True) + "\n")
-    (tmp / ".amphi-stamp").write_text(stamp_value)
-    if dist.exists():
-        shutil.rmtree(dist)
-    os.replace(tmp, dist)
-    return dist
+        _link_or_copy(wheel, target / wheel.name)
+    lock = {"info": runtime.lock_info, "packages": {k: entries[k] for k in sorted(entries)}}
+    (target / "pyodide-lock.json").write_text(json.dumps(lock, indent=1, sort_keys=True) + "\n")
 
 
 def _link_or_copy(source: Path, target: Path) -> None:

@@ -2,6 +2,7 @@
 // kernel through the UIStore.  Each kind is a small control factory: it renders from
 // {id, kind, props, value} (the wire form), reports reader changes through `change`, and
 // applies values that come from elsewhere through `update`.
+import { el as h } from "../dom";
 import type { UIStore } from "./store";
 
 export const UI_MIME = "application/vnd.amphikernel.ui+json";
@@ -23,20 +24,6 @@ interface Control {
 let uniqueCounter = 0;
 const uid = (prefix: string) => `${prefix}-${++uniqueCounter}`;
 
-function h<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  attrs: Record<string, string | number | boolean | null | undefined> = {},
-  ...children: Array<Node | string>
-): HTMLElementTagNameMap[K] {
-  const el = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs)) {
-    if (value === null || value === undefined || value === false) continue;
-    if (key === "class") el.className = String(value);
-    else el.setAttribute(key, value === true ? "" : String(value));
-  }
-  for (const child of children) el.append(child);
-  return el;
-}
 
 const str = (v: unknown, fallback = ""): string => (typeof v === "string" ? v : fallback);
 const num = (v: unknown): number | null => (typeof v === "number" && Number.isFinite(v) ? v : null);

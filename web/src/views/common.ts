@@ -1,22 +1,11 @@
-// Pieces both views use: DOM helper, icons, kernel status indicator, connection banner, toasts,
+// Pieces both views use: DOM helper (from ../dom), icons, kernel status indicator, connection banner, toasts,
 // the render context.
 import type { RenderContext } from "../render/output";
 import type { KernelState, Session } from "../session";
 
-export function el<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  attrs: Record<string, string | number | boolean | null | undefined> = {},
-  ...children: Array<Node | string>
-): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs)) {
-    if (value === null || value === undefined || value === false) continue;
-    if (key === "class") node.className = String(value);
-    else node.setAttribute(key, value === true ? "" : String(value));
-  }
-  node.append(...children);
-  return node;
-}
+import { el } from "../dom";
+
+export { el };
 
 const ICONS: Record<string, string> = {
   run: "M4 2.5v11l9-5.5z",

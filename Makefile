@@ -9,7 +9,7 @@ BASE_PYTHON ?= $(shell (command -v pyenv >/dev/null && p="$$(pyenv prefix 3.12.1
 WEB_SOURCES := $(shell find web/src web/scripts -type f) web/index.html web/package.json web/tsconfig.json
 WEB_BUNDLE := subprocess_host/static/app/index.html
 
-.PHONY: setup compile demo test lint bench clean kernel-venvs chromium pyodide-dist
+.PHONY: setup compile demo test lint bench clean kernel-venvs sci-venv chromium pyodide-dist dist
 
 $(VENV)/.installed: pyproject.toml requirements-dev.txt
 	@test -x "$(BASE_PYTHON)" || { echo "error: Python 3.12 not found (install pyenv 3.12.1 or set BASE_PYTHON)"; exit 1; }
@@ -34,19 +34,22 @@ demo: setup compile
 	@echo "Starting amphi edit on examples/intro.py: open the URL below; Ctrl-C stops the server and its kernel."
 	$(VENV)/bin/amphi edit examples/intro.py
 
-test: setup compile kernel-venvs pyodide-dist
+test: setup compile kernel-venvs sci-venv pyodide-dist
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 	cd web && npm run typecheck
 	$(PY) -m pytest
 
+# ruff, then the layering contracts of pyproject.toml ([tool.importlinter]).
 lint: setup
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 
 bench: setup compile
 	$(PY) -m benchmarks all
 
 clean:
-	rm -rf $(VENV) build *.egg-info web/node_modules subprocess_host/static/app
+	rm -rf $(VENV) build dist *.egg-info web/node_modules subprocess_host/static/app pyodide_host/prebuilt
 
 
 web/node_modules/.installed: web/package.json web/package-lock.json
@@ -61,8 +64,13 @@ chromium:
 	bash web/scripts/install-chromium.sh
 
 # Pyodide dist directories (runtime from npm + our wheel + msgspec/micropip wasm wheels + lock).
+# --prebuilt: our Pyodide wheel also goes to pyodide_host/prebuilt/ (package data of the wheel).
 pyodide-dist: setup
-	$(PY) -m pyodide_host.build --all
+	$(PY) -m pyodide_host.build --all --prebuilt
+
+# The wheel and the sdist (dist/): package data first (web bundle, prebuilt Pyodide wheel).
+dist: setup pyodide-dist
+	$(PY) -m build --outdir dist .
 
 # Kernel interpreters for the cross-version tests: a virtualenv per CPython 3.10-3.13 with the
 # kernel's own dependencies (the kernel finds amphikernel through PYTHONPATH).
@@ -76,3 +84,16 @@ KERNEL_VENVS := $(foreach v,$(KERNEL_VERSIONS),.venv-kernels/$(v)/.installed)
 	  .venv-kernels/$*/bin/python -m pip install -q --disable-pip-version-check -r requirements-kernel.txt && touch $@
 
 kernel-venvs: $(KERNEL_VENVS)
+
+# The scientific-stack kernel for the corpus-sci conformance tests (tests/conformance,
+# ../shared/corpus-sci): numpy, pandas, matplotlib, scipy, scikit-learn... pinned in
+# requirements-sci.txt, on CPython 3.12.1; rebuilt when the pins change.
+SCI_VENV := .venv-kernels/sci-3.12
+
+$(SCI_VENV)/.installed: requirements-sci.txt
+	@p="$$(pyenv prefix 3.12.1 2>/dev/null)/bin/python"; \
+	  if [ ! -x "$$p" ]; then echo "note: Python 3.12.1 not available; the corpus-sci tests will be skipped"; exit 0; fi; \
+	  test -x $(SCI_VENV)/bin/python || "$$p" -m venv $(SCI_VENV); \
+	  $(SCI_VENV)/bin/python -m pip install -q --disable-pip-version-check -r requirements-sci.txt && touch $@
+
+sci-venv: $(SCI_VENV)/.installed

@@ -1,4 +1,4 @@
-"""``python -m benchmarks SUITE``: run a benchmark suite (``core``, ``subprocess``, ``pyodide`` or ``all``)."""
+"""``python -m benchmarks SUITE``: run a benchmark suite (``core``, ``figures``, ``subprocess``, ``pyodide`` or ``all``)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import sys
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    suites = {"core": "benchmarks.core", "subprocess": "benchmarks.subprocess", "pyodide": "benchmarks.pyodide"}
+    suites = {"core": "benchmarks.core", "figures": "benchmarks.figures", "subprocess": "benchmarks.subprocess", "pyodide": "benchmarks.pyodide"}
     wanted = list(suites) if args in ([], ["all"]) else args
     unknown = [w for w in wanted if w not in suites]
     if unknown:

@@ -14,12 +14,26 @@ Rules (ARCHITECTURE.md, "Reactive semantics"):
 Python's scoping is followed exactly: function locals are every name bound in the function
 body unless declared ``global``/``nonlocal``; class bodies see enclosing function scopes but
 their own names are invisible to nested functions.
+
+IPython syntax (``%magic``, ``%%cell magic``, ``!cmd``, ``x = !cmd``, ``obj?``) is rewritten
+into plain Python by :mod:`lifecycle.ipython_syntax` before parsing, here and only here: the
+tree in :class:`CellAnalysis` (which the kernel compiles) is the rewritten code's, so the
+names magics read and bind are in the graph.  The rewrite keeps every line where it was;
+:func:`analyze_cell` also points positions on rewritten lines back at the cell's own text
+(syntax errors, traceback columns).
 """
 
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+
+from lifecycle.ipython_syntax import (
+    MAGIC_NAME,
+    cover_rewritten_lines,
+    point_at_source,
+    transform,
+)
 
 __all__ = ["CellAnalysis", "analyze_cell"]
 
@@ -424,15 +438,21 @@ def analyze_tree(tree: ast.Module) -> CellAnalysis:
 
 
 def analyze_cell(code: str, filename: str = "<cell>") -> CellAnalysis:
-    """Analyse one cell's source.  Never raises: a syntax error is returned in ``error``."""
+    """Analyse one cell's source (IPython syntax included, see the module docstring).
+    Never raises: a syntax error is returned in ``error``."""
+    rewritten = transform(code)
     try:
-        tree = parse_cell(code, filename)
+        tree = parse_cell(rewritten.code, filename)
     except SyntaxError as exc:
+        if rewritten.code is not code:
+            point_at_source(exc, code, rewritten)
         return CellAnalysis(error=exc)
     except (ValueError, RecursionError, MemoryError) as exc:  # NUL bytes, absurd nesting
         err = SyntaxError(str(exc) or type(exc).__name__)
         err.filename = filename
         return CellAnalysis(error=err)
-    return analyze_tree(tree)
-
-
+    if not rewritten.changed:
+        return analyze_tree(tree)
+    cover_rewritten_lines(tree, code, rewritten)
+    analysis = analyze_tree(tree)
+    return replace(analysis, refs=analysis.refs - {MAGIC_NAME})

@@ -130,7 +130,10 @@ def run_compiled_sync(compiled: CompiledCell, namespace: dict[str, Any]) -> Any:
 
 
 def _is_runtime_frame(filename: str) -> bool:
-    return os.path.dirname(os.path.abspath(filename)) == _RUNTIME_DIR if filename and not filename.startswith("<") else False
+    """Whether a frame's file is part of the lifecycle package (any of its subpackages)."""
+    if not filename or filename.startswith("<"):
+        return False
+    return os.path.abspath(filename).startswith(_RUNTIME_DIR + os.sep)
 
 
 def _filter(te: Any, seen: set[int]) -> None:

@@ -35,7 +35,7 @@ import msgspec
 
 from lifecycle import context as context_mod
 from lifecycle import protocol
-from lifecycle.kernel import Hooks, Kernel, KernelConfig
+from lifecycle.kernel import Hooks, Kernel, KernelConfig, merge_ui_updates
 
 if TYPE_CHECKING:  # pragma: no cover
     import asyncio
@@ -165,6 +165,7 @@ def create_kernel(
             emit, ctx, config, hooks if hooks is not None else build_hooks(args.mode, config), console
         )
         context_mod.register(ctx)
+        _install_services(kernel)
         from lifecycle import stdin as stdin_mod
 
         runtime.stdin = kernel.extensions["stdin"] = stdin_mod.StdinBroker(emit)
@@ -175,15 +176,50 @@ def create_kernel(
 
         display_mod.install_builtin()  # Jupyter: display() needs no import
         runtime.closers.append(display_mod.uninstall_builtin)
+        from lifecycle import magics  # __amphi_magic__: what rewritten IPython syntax calls
+
+        magics.install_builtin()
+        runtime.closers.append(magics.uninstall_builtin)
         from lifecycle import widgets
 
         widgets.install(kernel, runtime)
+        from lifecycle import matplotlib_backend
+
+        matplotlib_backend.install(kernel, runtime)  # imports no matplotlib
+        from lifecycle import ipython_compat
+
+        ipython_compat.install(kernel, runtime)  # IPython.display, Altair, Plotly; imports none
         for setup in _EXTENSION_SETUPS:
             setup(kernel, runtime)
     except BaseException:
         _close_runtime(runtime)
         raise
     return kernel, runtime
+
+
+def _install_services(kernel: Kernel) -> None:
+    """Give the kernel its I/O services (it imports none of them itself): the UI-element
+    registry, the value formatter, the completer and the package installer.  A host may
+    replace the completer or the installer afterwards (the Pyodide host installs with
+    micropip)."""
+    from lifecycle.display import format_value
+    from lifecycle.ui.registry import UIRegistry
+
+    kernel.extensions["ui"] = UIRegistry(kernel)
+    kernel.extensions["format_value"] = format_value
+
+    def install(packages: list[str]) -> Any:
+        from lifecycle.packages import pip_installer  # imported on first use: start-up cost
+
+        return pip_installer(packages)
+
+    def complete(cmd: protocol.Complete) -> None:
+        from lifecycle import completion  # imported on first use: start-up cost
+
+        kernel.emit(completion.answer(cmd, kernel.globals))
+
+    kernel.extensions["installer"] = install
+    kernel.extensions["completer"] = complete
 
 
 _EXTENSION_SETUPS: list[Callable[[Kernel, KernelRuntime], None]] = []
@@ -293,35 +329,6 @@ def submit_frame(control_queue: Any, ui_queue: Any, frame: bytes | bytearray | m
         control_queue.put_nowait(exc)
         return
     submit_command(control_queue, ui_queue, command)
-
-
-def _place_buffers(state: dict[str, Any], paths: list[list[str | int]], buffers: list[bytes]) -> dict[str, Any]:
-    """Put binary buffers into a widget state at their paths (Jupyter widget message spec)."""
-    if not paths:
-        return state
-    state = dict(state)
-    for path, buf in zip(paths, buffers):
-        if not path:
-            continue
-        target: Any = state
-        for key in path[:-1]:
-            target = target[key]
-        target[path[-1]] = buf
-    return state
-
-
-def merge_ui_updates(batch: list[Any]) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
-    """Merge waiting updates: element id -> last value, model id -> merged state delta
-    (with binary buffers placed inline).  Order within the batch decides: later wins."""
-    values: dict[str, Any] = {}
-    models: dict[str, dict[str, Any]] = {}
-    for command in batch:
-        if isinstance(command, protocol.UpdateUIElement):
-            values.update(command.values)
-        else:
-            state = _place_buffers(command.state, command.buffer_paths, command.buffers)
-            models.setdefault(command.model_id, {}).update(state)
-    return values, models
 
 
 def _drain(q: Any) -> list[Any]:

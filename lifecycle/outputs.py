@@ -4,6 +4,13 @@ Used by headless execution (``amphi execute``), by export with pre-rendered outp
 tests.  Output shapes follow the nbformat 4 schema: ``stream`` (consecutive chunks of one
 stream joined), ``execute_result`` (with ``execution_count``), ``display_data`` and ``error``
 (``ename``, ``evalue``, ``traceback`` as a list of lines).
+
+Display updates and clears are applied as nbclient applies Jupyter's messages:
+``update-display`` replaces, in place, the data and metadata of every output (of any cell)
+that was shown with that ``display_id`` (the id itself is transient: not in the output
+dicts); ``clear-output`` empties the cell's outputs, with ``wait`` when its next output
+arrives.  An error with ``fatal=False`` (a repr method that raised) is an output but does not
+mark the cell errored.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ class CellRecord:
     status: str = ""
     execution_count: int | None = None
     errored: bool = False
+    clear_pending: bool = False
 
 
 class OutputCollector:
@@ -35,6 +43,8 @@ class OutputCollector:
         self.cells: dict[str, CellRecord] = {}
         self.kernel_errors: list[protocol.KernelError] = []
         self._count = 0
+        self._displays: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+        """display id -> (cell id, output dict) shown with it (the dicts are updated in place)."""
 
     def record(self, cell_id: str) -> CellRecord:
         """The record of ``cell_id`` (created empty if new)."""
@@ -43,6 +53,24 @@ class OutputCollector:
             rec = self.cells[cell_id] = CellRecord()
         return rec
 
+    def _output_record(self, cell_id: str) -> CellRecord:
+        """The record an output of ``cell_id`` goes to, applying a pending clear first."""
+        rec = self.record(cell_id)
+        if rec.clear_pending:
+            self._clear(cell_id, rec)
+        return rec
+
+    def _clear(self, cell_id: str, rec: CellRecord) -> None:
+        """Empty a cell's outputs and forget its display ids."""
+        rec.outputs = []
+        rec.clear_pending = False
+        for display_id in [d for d, shown in self._displays.items() if any(c == cell_id for c, _ in shown)]:
+            kept = [(c, o) for c, o in self._displays[display_id] if c != cell_id]
+            if kept:
+                self._displays[display_id] = kept
+            else:
+                del self._displays[display_id]
+
     def add(self, note: Any) -> None:
         """Take one notification into account."""
         if isinstance(note, protocol.CellStatus):
@@ -50,29 +78,42 @@ class OutputCollector:
             rec.status = note.status
             if note.status == "running":
                 self._count += 1
-                rec.outputs = []
+                self._clear(note.cell_id, rec)
                 rec.errored = False
                 rec.execution_count = self._count
             elif note.status == "errored-ancestor":
-                rec.outputs = []
+                self._clear(note.cell_id, rec)
+        elif isinstance(note, protocol.UpdateDisplay):
+            for _cell_id, output in self._displays.get(note.display_id, []):
+                output["data"] = dict(note.data)
+                output["metadata"] = dict(note.metadata)
+        elif isinstance(note, protocol.ClearOutput):
+            rec = self.record(note.cell_id)
+            if note.wait:
+                rec.clear_pending = True
+            else:
+                self._clear(note.cell_id, rec)
         elif isinstance(note, protocol.CellConsole):
-            outs = self.record(note.cell_id).outputs
+            outs = self._output_record(note.cell_id).outputs
             if outs and outs[-1]["output_type"] == "stream" and outs[-1]["name"] == note.stream:
                 outs[-1]["text"] += note.text
             else:
                 outs.append({"output_type": "stream", "name": note.stream, "text": note.text})
         elif isinstance(note, protocol.CellOutput):
-            rec = self.record(note.cell_id)
+            rec = self._output_record(note.cell_id)
             if note.kind == "result":
-                rec.outputs.append(
-                    {"output_type": "execute_result", "data": dict(note.data), "metadata": dict(note.metadata),
-                     "execution_count": rec.execution_count}
-                )
+                output: dict[str, Any] = {
+                    "output_type": "execute_result", "data": dict(note.data), "metadata": dict(note.metadata),
+                    "execution_count": rec.execution_count,
+                }
             else:
-                rec.outputs.append({"output_type": "display_data", "data": dict(note.data), "metadata": dict(note.metadata)})
+                output = {"output_type": "display_data", "data": dict(note.data), "metadata": dict(note.metadata)}
+            rec.outputs.append(output)
+            if note.display_id is not None:
+                self._displays.setdefault(note.display_id, []).append((note.cell_id, output))
         elif isinstance(note, protocol.CellError):
-            rec = self.record(note.cell_id)
-            rec.errored = True
+            rec = self._output_record(note.cell_id)
+            rec.errored = rec.errored or note.fatal
             rec.outputs.append(
                 {"output_type": "error", "ename": note.ename, "evalue": note.evalue,
                  "traceback": note.traceback.rstrip("\n").split("\n") if note.traceback else []}

@@ -160,12 +160,37 @@ class CellStatus(_Message, tag="cell-status"):
 
 
 class CellOutput(_Message, tag="cell-output"):
-    """One output of a cell (the last expression's value or a ``display()`` call)."""
+    """One output of a cell (the last expression's value or a ``display()`` call).
+
+    ``display_id``: the output can be replaced later by ``update-display`` notifications with
+    the same id (``display(obj, display_id=...)``, Jupyter's transient ``display_id``; not
+    saved in notebook files)."""
 
     cell_id: str
     data: MimeBundle
     metadata: dict[str, Any] = {}
     kind: Literal["result", "display"] = "display"
+    display_id: str | None = None
+
+
+class UpdateDisplay(_Message, tag="update-display"):
+    """Replace the data and metadata of every output carrying ``display_id``, in whichever
+    cell it is (Jupyter's ``update_display_data``); ignored if no output carries it.
+    ``cell_id`` is the cell whose code asked for the update."""
+
+    display_id: str
+    data: MimeBundle = {}
+    metadata: dict[str, Any] = {}
+    cell_id: str = ""
+
+
+class ClearOutput(_Message, tag="clear-output"):
+    """Clear the outputs shown so far for ``cell_id`` in its current run (Jupyter's
+    ``clear_output``).  ``wait``: clear only when the next output, console text or error
+    of the cell arrives (no flicker for animations); the cell's next run clears anyway."""
+
+    cell_id: str
+    wait: bool = False
 
 
 class CellConsole(_Message, tag="cell-console"):
@@ -187,13 +212,18 @@ class TracebackFrame(msgspec.Struct, omit_defaults=True):
 
 
 class CellError(_Message, tag="cell-error"):
-    """An exception raised by a cell (or a cell that could not run: syntax, cycle, ...)."""
+    """An exception raised by a cell (or a cell that could not run: syntax, cycle, ...), or,
+    with ``fatal=False``, one reported while the cell went on."""
 
     cell_id: str
     ename: str
     evalue: str
     frames: list[TracebackFrame] = []
     traceback: str = ""
+    fatal: bool = True
+    """``False``: an error shown as an output while the cell went on (an exception inside a
+    ``_repr_*_`` method or a figure that failed to render, as Jupyter shows a formatter's
+    traceback); the cell is not marked failed."""
 
 
 class CompletedRun(_Message, tag="completed-run"):
@@ -310,6 +340,8 @@ Notification = Union[  # noqa: UP007
     CellOutput,
     CellConsole,
     CellError,
+    UpdateDisplay,
+    ClearOutput,
     CompletedRun,
     UIElementValue,
     WidgetModelUpdate,

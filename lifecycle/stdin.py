@@ -24,6 +24,7 @@ from typing import Any
 
 from lifecycle import context as context_mod
 from lifecycle import protocol
+from lifecycle.shared_patch import SharedPatch
 
 __all__ = ["StdinBroker", "StdinUnavailableError"]
 
@@ -137,9 +138,7 @@ class StdinBroker:
 
 # ----------------------------------------------------------- process-wide dispatchers
 
-_install_lock = threading.Lock()
-_installed = 0
-_originals: dict[str, Any] = {}
+_install_lock = threading.Lock()  # installs/uninstalls both patches as one
 
 
 def _broker() -> StdinBroker | None:
@@ -152,36 +151,30 @@ def _broker() -> StdinBroker | None:
 def _input(prompt: object = "") -> str:
     broker = _broker()
     if broker is None:
-        return _originals["input"](prompt)
+        return _input_patch.original(prompt)
     return broker.request(str(prompt))
 
 
 def _getpass(prompt: str = "Password: ", stream: Any = None) -> str:
     broker = _broker()
     if broker is None:
-        return _originals["getpass"](prompt, stream)
+        return _getpass_patch.original(prompt, stream)
     return broker.request(prompt, password=True)
+
+
+_input_patch = SharedPatch(builtins, "input", _input)
+_getpass_patch = SharedPatch(getpass, "getpass", _getpass)
 
 
 def install() -> None:
     """Route ``input()``/``getpass()`` to the current kernel (reference counted)."""
-    global _installed
     with _install_lock:
-        if _installed == 0:
-            _originals["input"] = builtins.input
-            _originals["getpass"] = getpass.getpass
-            builtins.input = _input
-            getpass.getpass = _getpass  # type: ignore[assignment]
-        _installed += 1
+        _input_patch.install()
+        _getpass_patch.install()
 
 
 def uninstall() -> None:
     """Undo one :func:`install`; the last one restores the original functions."""
-    global _installed
     with _install_lock:
-        if _installed == 0:
-            return
-        _installed -= 1
-        if _installed == 0:
-            builtins.input = _originals.pop("input")
-            getpass.getpass = _originals.pop("getpass")
+        _input_patch.uninstall()
+        _getpass_patch.uninstall()

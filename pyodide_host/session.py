@@ -39,27 +39,44 @@ imports that cannot be imported are installed before its code runs
 ``save-notebook`` is answered with ``ok: false`` plus ``content`` (the cells as a percent-format
 ``.py``) and ``filename``, so the page can offer a download instead.
 
-This module imports only the standard library and :mod:`lifecycle` at import time, so its
-pure parts run (and are tested) on CPython too.
+Helpers live in sibling modules: :mod:`pyodide_host.frames` (host-level frames, notebook
+text), :mod:`pyodide_host.installer` (micropip, the lock) and :mod:`pyodide_host.jsbridge`
+(JavaScript values).  This module and they import only the standard library, msgspec and
+:mod:`lifecycle` at import time, so its pure parts run (and are tested) on CPython too.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-import msgspec
-
 from lifecycle import protocol
 from lifecycle.kernel import Kernel
 from lifecycle.kernel_lifecycle import KernelArgs, KernelRuntime, asyncio_queue_reader, serve
-from lifecycle.packages import InvalidRequirementError, check_requirement
 from lifecycle.stdin import StdinBroker
+from pyodide_host.frames import (
+    HOST_TYPES,
+    Peek,
+    as_bytes,
+    host_frame,
+    parse_notebook,
+    peek,
+    save_request_text,
+)
+from pyodide_host.installer import AwaitableInstaller, install_with_micropip
+from pyodide_host.installer import load_from_lock as _load_from_lock
+from pyodide_host.jsbridge import (
+    Send,
+    WaitReply,
+    frame_sender,
+    input_replier,
+    install_sleep,
+    is_js_nullish,
+)
 
 __all__ = ["NO_ISOLATION_MESSAGE", "Session", "create_session", "current_session", "default_args", "parse_notebook"]
 
@@ -74,35 +91,6 @@ NO_ISOLATION_MESSAGE = (
 )
 """What ``input()`` raises with when the page cannot answer synchronously."""
 
-Send = Callable[[bytes], Any]
-WaitReply = Callable[[protocol.InputRequest], str]
-
-_HOST_TYPES = frozenset({"restart-kernel", "save-notebook"})
-
-
-class _Peek(msgspec.Struct):
-    type: Any = None
-    request_id: Any = ""
-
-
-_peek_decoder = msgspec.msgpack.Decoder(_Peek)
-
-
-class _SaveCell(msgspec.Struct):
-    id: str = ""
-    kind: str = "code"
-    source: str = ""
-    name: str | None = None
-    options: dict[str, Any] = {}
-
-
-class _SaveRequest(msgspec.Struct):
-    cells: list[_SaveCell] = []
-
-
-_save_decoder = msgspec.msgpack.Decoder(_SaveRequest)
-_encoder = msgspec.msgpack.Encoder()
-
 
 def default_args(mode: str = "edit", semantics: str = "script") -> KernelArgs:
     """The kernel arguments of the Pyodide host: replace-mode console, in-memory virtual files,
@@ -115,16 +103,6 @@ def default_args(mode: str = "edit", semantics: str = "script") -> KernelArgs:
         virtual_files="in_memory",
         install_main=True,
     )
-
-
-def _as_bytes(frame: Any) -> bytes | bytearray | memoryview:
-    """A frame as a bytes-like object: JS ``Uint8Array`` proxies are copied out once."""
-    if isinstance(frame, (bytes, bytearray, memoryview)):
-        return frame
-    to_bytes = getattr(frame, "to_bytes", None)  # pyodide.ffi.JsProxy of a typed array
-    if to_bytes is not None:
-        return to_bytes()
-    raise TypeError(f"a frame must be bytes or a Uint8Array, not {type(frame).__name__}")
 
 
 class Session:
@@ -254,7 +232,7 @@ class Session:
         runtime.stdin = kernel.extensions["stdin"] = broker
         runtime.closers.append(broker.close)
         install = self._installer or self.install_packages
-        kernel.extensions["installer"] = _AwaitableInstaller(install)
+        kernel.extensions["installer"] = AwaitableInstaller(install)
         if self.auto_install:
             from pyodide_host.imports import ImportInstaller
 
@@ -295,13 +273,10 @@ class Session:
         """Take one msgpack frame from the page: a kernel command, or a host-level message
         (``restart-kernel``, ``save-notebook``).  Never raises for bad input: an undecodable
         command is answered with ``kernel-error``."""
-        data = _as_bytes(frame)
-        try:
-            peek = _peek_decoder.decode(data)
-        except (msgspec.DecodeError, msgspec.ValidationError):
-            peek = None
-        if peek is not None and peek.type in _HOST_TYPES:
-            self._host_message(peek, data)
+        data = as_bytes(frame)
+        head = peek(data)
+        if head is not None and head.type in HOST_TYPES:
+            self._host_message(head, data)
             return
         router = self.runtime.router if self.runtime is not None else None
         if router is not None:
@@ -317,17 +292,17 @@ class Session:
         else:
             self._control.put_nowait(protocol.encode(command))
 
-    def _host_message(self, peek: _Peek, data: bytes | bytearray | memoryview = b"") -> None:
-        request_id = peek.request_id if isinstance(peek.request_id, str) else ""
-        if peek.type == "restart-kernel":
+    def _host_message(self, head: Peek, data: bytes | bytearray | memoryview = b"") -> None:
+        request_id = head.request_id if isinstance(head.request_id, str) else ""
+        if head.type == "restart-kernel":
             if self.closed:
-                self.send_frame(_host_frame("kernel-restarted", ok=False, error="the session is closed", request_id=request_id))
+                self.send_frame(host_frame("kernel-restarted", ok=False, error="the session is closed", request_id=request_id))
                 return
-            self._after_ready.append(_host_frame("kernel-restarted", ok=True, error="", request_id=request_id))
+            self._after_ready.append(host_frame("kernel-restarted", ok=True, error="", request_id=request_id))
             self.restart()
-        elif peek.type == "save-notebook":
+        elif head.type == "save-notebook":
             content, problem = self.notebook_text(data)
-            self.send_frame(_host_frame(
+            self.send_frame(host_frame(
                 "notebook-saved", ok=False, request_id=request_id, path="",
                 error="this notebook runs in the browser (Pyodide): there is no file to save to; download it instead"
                 + (f" ({problem})" if problem else ""),
@@ -337,18 +312,7 @@ class Session:
     def notebook_text(self, frame: bytes | bytearray | memoryview) -> tuple[str, str]:
         """The cells of a ``save-notebook`` frame as a percent-format ``.py``:
         ``(text, "")``, or ``("", why)`` when they cannot be written in that format."""
-        from lifecycle.notebook import Cell, Notebook, NotebookFormatError, dumps_percent
-
-        try:
-            request = _save_decoder.decode(frame)
-            cells = [
-                Cell(id=c.id, kind=c.kind if c.kind in ("code", "markdown", "raw") else "code",  # type: ignore[arg-type]
-                     source=c.source, name=c.name, options=dict(c.options))
-                for c in request.cells
-            ]  # fmt: skip
-            return dumps_percent(Notebook(cells=cells)), ""
-        except (msgspec.DecodeError, msgspec.ValidationError, NotebookFormatError) as exc:
-            return "", _one_line(exc)
+        return save_request_text(frame)
 
     # ------------------------------------------------------------------ virtual files
     def read_file(self, url: str) -> tuple[bytes, str] | None:
@@ -381,91 +345,7 @@ class Session:
         Returns:
             ``(installed, failed)``: requirements installed, requirement -> one-line reason.
         """
-        installed: list[str] = []
-        failed: dict[str, str] = {}
-        valid: list[str] = []
-        for requirement in packages:
-            try:
-                valid.append(check_requirement(requirement))
-            except InvalidRequirementError as exc:
-                failed[requirement] = str(exc)
-        if not valid:
-            return installed, failed
-        try:
-            micropip = await _micropip()
-        except Exception as exc:
-            return installed, {**failed, **{r: f"micropip is not available: {exc}" for r in valid}}
-        for requirement in valid:
-            try:
-                kwargs: dict[str, Any] = {}
-                if self.index_urls:
-                    kwargs["index_urls"] = list(self.index_urls)
-                await micropip.install(requirement, **kwargs)
-            except Exception as exc:
-                failed[requirement] = _one_line(exc)
-            else:
-                installed.append(requirement)
-        if installed:
-            importlib.invalidate_caches()
-        return installed, failed
-
-
-class _AwaitableInstaller:
-    """Adapts an async installer to ``Kernel._on_install``, which today unpacks the
-    installer's result *before* checking whether it is awaitable
-    (``installed, failed = installer(packages)``; then ``await installed`` if awaitable).
-    The call returns an object that is awaitable (giving ``(installed, failed)``) and also
-    unpacks as ``(itself, None)``, so it works with that code and with a core that awaits
-    the result first."""
-
-    def __init__(self, install: Callable[[list[str]], Any]) -> None:
-        self._install = install
-
-    def __call__(self, packages: list[str]) -> _PendingInstall:
-        return _PendingInstall(self._install(list(packages)))
-
-
-class _PendingInstall:
-    __slots__ = ("_awaitable",)
-
-    def __init__(self, awaitable: Any) -> None:
-        self._awaitable = awaitable
-
-    def __await__(self) -> Any:
-        return self._awaitable.__await__()
-
-    def __iter__(self) -> Any:
-        return iter((self, None))
-
-
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= 500 else text[:497] + "..."
-
-
-def _host_frame(tag: str, **fields: Any) -> bytes:
-    return _encoder.encode({"type": tag, **fields})
-
-
-async def _load_from_lock(names: list[str]) -> None:
-    """Load lock packages with ``pyodide.loadPackage`` (inside Pyodide)."""
-    import pyodide_js  # type: ignore[import-not-found]
-    from pyodide.ffi import to_js  # type: ignore[import-not-found]
-
-    await pyodide_js.loadPackage(to_js(list(names)))
-
-
-async def _micropip() -> Any:
-    try:
-        import micropip  # type: ignore[import-not-found]
-    except ImportError:
-        if sys.platform != "emscripten":
-            raise
-        import pyodide_js  # type: ignore[import-not-found]
-
-        await pyodide_js.loadPackage("micropip")
-        import micropip  # type: ignore[import-not-found]
-    return micropip
+        return await install_with_micropip(packages, self.index_urls)
 
 
 # ------------------------------------------------------------------------ JS bridge
@@ -510,30 +390,13 @@ def create_session(
             loop meanwhile, so an interrupt would land in whatever other Python code runs
             then instead of in the sleeping cell.
     """
-    sender: Send = send
-    if _is_js(send):
-        from pyodide.ffi import to_js  # type: ignore[import-not-found]
-
-        js_send = send
-
-        def sender(frame: bytes) -> None:
-            js_send(to_js(frame))
-
-    replier: WaitReply | None = None
-    if wait_reply is not None and not _is_js_nullish(wait_reply):
-        js_wait = wait_reply
-
-        def replier(request: protocol.InputRequest) -> str:
-            answer = js_wait(request.request_id)
-            if answer is None or _is_js_nullish(answer):
-                raise KeyboardInterrupt("input() was interrupted")
-            return str(answer)
-
+    sender = frame_sender(send)
+    replier = input_replier(wait_reply)
     if hasattr(index_urls, "to_py"):
         index_urls = index_urls.to_py()
     if hasattr(import_map, "to_py"):
         import_map = import_map.to_py()
-    if sleep is not None and not _is_js_nullish(sleep):
+    if sleep is not None and not is_js_nullish(sleep):
         install_sleep(sleep)
     if patch_http and sys.platform == "emscripten":
         from pyodide_host import http
@@ -559,59 +422,6 @@ def create_session(
 _current: Session | None = None
 
 
-def install_sleep(wait: Callable[[float], Any]) -> None:
-    """Replace ``time.sleep`` with one that blocks through ``wait(seconds)`` (see
-    :func:`create_session`'s ``sleep``).  An interrupt that ends the wait early is raised by the
-    interpreter right after it returns, inside the sleeping code."""
-    import time
-
-    def sleep(seconds: float) -> None:
-        seconds = float(seconds)
-        if seconds < 0:
-            raise ValueError("sleep length must be non-negative")
-        wait(seconds)
-
-    sleep.__doc__ = time.sleep.__doc__
-    time.sleep = sleep
-
-
-def parse_notebook(text: str, name: str = "") -> str:
-    """A notebook file's cells for the worker's snapshot, as JSON: ``{"cells": [{"id",
-    "kind", "source", "name", "options"}], "path", "semantics"}``.
-
-    Args:
-        text: the file's content, percent-format ``.py`` or (``name`` ending in ``.ipynb``) JSON.
-        name: the file's name.
-
-    Raises:
-        lifecycle.notebook.NotebookFormatError: an ``.ipynb`` that is not a notebook.
-    """
-    import json
-
-    from lifecycle.notebook import loads_ipynb, loads_percent
-
-    nb = loads_ipynb(text) if str(name).lower().endswith(".ipynb") else loads_percent(text)
-    cells = [
-        {"id": c.id, "kind": c.kind, "source": c.source, "name": c.name, "options": dict(c.options)}
-        for c in nb.cells
-    ]
-    return json.dumps({"cells": cells, "path": str(name), "semantics": nb.semantics})
-
-
 def current_session() -> Session | None:
     """The session :func:`create_session` made last (the worker's one session)."""
     return _current
-
-
-def _is_js(value: Any) -> bool:
-    return type(value).__module__ == "pyodide.ffi" or type(value).__name__.startswith("Js")
-
-
-def _is_js_nullish(value: Any) -> bool:
-    if value is None:
-        return True
-    try:
-        from pyodide.ffi import JsNull  # type: ignore[import-not-found]
-    except ImportError:
-        return False
-    return isinstance(value, JsNull)

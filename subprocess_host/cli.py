@@ -19,6 +19,7 @@ from lifecycle.notebook import (
     write_notebook,
 )
 from lifecycle.outputs import output_text
+from pyodide_host.extras import MissingExtraError
 
 
 def _version() -> str:
@@ -26,6 +27,17 @@ def _version() -> str:
         return version("amphikernel")
     except PackageNotFoundError:  # running from a source tree
         return "0+unknown"
+
+
+def version_line() -> str:
+    """What ``amphi --version`` prints: amphikernel's version and the Pyodide that exports use."""
+    try:
+        from pyodide_host.build.pins import npm_pin
+
+        pyodide = npm_pin().version
+    except (ImportError, OSError, KeyError, ValueError):
+        pyodide = "unknown"
+    return f"amphi {_version()} (exports use Pyodide {pyodide})"
 
 
 class CliError(Exception):
@@ -111,51 +123,26 @@ def cmd_new(args: argparse.Namespace) -> int:
     return 0
 
 
-class ProgressBar:
-    """A one-line progress bar on stderr (a plain line per step when stderr is not a terminal)."""
-
-    def __init__(self, stream: object = None, width: int = 30) -> None:
-        self.stream = stream or sys.stderr
-        self.width = width
-        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
-        self._last = ""
-
-    def __call__(self, message: str, fraction: float | None) -> None:
-        if fraction is None:
-            bar = ""
-        else:
-            filled = round(self.width * fraction)
-            bar = f"[{'#' * filled}{'.' * (self.width - filled)}] {fraction * 100:3.0f}% "
-        line = f"{bar}{message}"
-        if self.tty:
-            print("\r\x1b[2K" + line[:200], end="", file=self.stream, flush=True)  # type: ignore[arg-type]
-        elif line != self._last:
-            print(line, file=self.stream, flush=True)  # type: ignore[arg-type]
-        self._last = line
-
-    def done(self) -> None:
-        if self.tty:
-            print(file=self.stream, flush=True)  # type: ignore[arg-type]
-
-
 def cmd_export(args: argparse.Namespace) -> int:
     from pyodide_host.build import BuildError
     from pyodide_host.export import export_html_wasm
+    from subprocess_host.headless import run_in_subprocess
+    from subprocess_host.progress import ExportProgress
 
     notebook = Path(args.notebook)
     if not notebook.exists():
         raise CliError(f"no such notebook: {args.notebook}")
-    bar = ProgressBar()
     try:
-        result = export_html_wasm(
-            notebook, Path(args.output), mode=args.mode, include_outputs=args.include_outputs,
-            requirements=args.requirement, index_urls=args.index_url,
-            detect_imports=not args.no_detect_imports, timeout=args.timeout, progress=bar,
-        )  # fmt: skip
+        with ExportProgress(quiet=args.quiet) as bar:
+            result = export_html_wasm(
+                notebook, Path(args.output), mode=args.mode, include_outputs=args.include_outputs,
+                requirements=args.requirement, index_urls=args.index_url,
+                detect_imports=not args.no_detect_imports, timeout=args.timeout, progress=bar,
+                run_notebook=run_in_subprocess, pyodide_dir=args.pyodide_dir,
+                on_bytes=bar.download, notice=bar.notice,
+            )  # fmt: skip
     except BuildError as exc:
-        bar.done()
         raise CliError(str(exc)) from None
-    bar.done()
     for name, why in result.skipped.items():
         print(f"amphi: warning: `import {name}` will fail in the browser: {why}", file=sys.stderr)
     if result.failed_cells:
@@ -166,7 +153,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="amphi", description="amphikernel: a reactive Python notebook runtime.")
-    parser.add_argument("--version", action="version", version=f"amphi {_version()}")
+    parser.add_argument("--version", action="version", version=version_line())
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     ex = sub.add_parser("execute", help="run every cell headless, print outputs, optionally write an .ipynb")
     ex.add_argument("notebook", help="a percent-format .py or an .ipynb")
@@ -203,6 +190,8 @@ def build_parser() -> argparse.ArgumentParser:
     hw.add_argument("--index-url", action="append", default=[], metavar="URL", help="a package index micropip may use after the site's own (repeatable)")
     hw.add_argument("--no-detect-imports", action="store_true", help="do not ship the PyPI packages the cells import")
     hw.add_argument("--timeout", type=float, default=600, help="seconds allowed for the --include-outputs run (default 600)")
+    hw.add_argument("--pyodide-dir", metavar="DIR", help="take the pinned Pyodide runtime and wheels from DIR (as downloaded: pyodide-<version>.tgz or unpacked, and the .whl files) before the cache and the network")
+    hw.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no notes on stderr")
     hw.set_defaults(func=cmd_export)
     nw = sub.add_parser("new", help="create an empty notebook")
     nw.add_argument("notebook")
@@ -220,6 +209,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except CliError as exc:
+        print(f"amphi: error: {exc}", file=sys.stderr)
+        return 1
+    except MissingExtraError as exc:  # an optional dependency is not installed
         print(f"amphi: error: {exc}", file=sys.stderr)
         return 1
     except TimeoutError:

@@ -411,7 +411,7 @@ def run_notebook(
         HarnessError: Node is missing, Pyodide did not boot, or the run timed out.
     """
     if dist is None:
-        from pyodide_host.build import ensure_dist
+        from pyodide_host.build.dist import ensure_dist
 
         dist = ensure_dist(quiet=True)
     started = time.perf_counter()

@@ -1,6 +1,11 @@
-"""Islands for documentation sites: marked code blocks on a page become live cells.
-
-This package runs on CPython at documentation build time; it is not shipped into Pyodide.
+"""Islands for documentation sites: marked code blocks on a page become live cells.  This
+package holds the documentation-tool plugins that emit the islands markup, build-time
+pre-rendering, and the installer of the runtime a site's pages load; it runs on CPython at
+documentation build time and is not shipped into Pyodide (the browser side is
+``web/src/islands/``).  It may import the standard library, :mod:`lifecycle`,
+:mod:`pyodide_host.build` and :mod:`pyodide_host.export`, and the documentation tools it plugs
+into (Sphinx, Python-Markdown, MkDocs) only in their own modules; ``js``/``pyodide`` only inside
+Pyodide (so: never here); never ``subprocess_host``.
 
 * :mod:`pyodide_host.islands.sphinx`: a Sphinx extension (``.. amphi-cell::``).
 * :mod:`pyodide_host.islands.markdown`: a Python-Markdown extension (```` ```amphi ```` or
@@ -216,9 +221,11 @@ def loader_js(
 
 
 def _bundle_dir() -> Path:
-    from subprocess_host.server_config import DEFAULT_WEB_DIST
+    """The built frontend bundle (``npm run build`` in ``web/``), shipped in the wheel as
+    package data of ``subprocess_host`` (found by path: pyodide_host imports no server code)."""
+    from pyodide_host.build import REPO
 
-    return Path(DEFAULT_WEB_DIST)
+    return REPO / "subprocess_host" / "static" / "app"
 
 
 def _copy_islands_bundle(source: Path, target: Path) -> None:

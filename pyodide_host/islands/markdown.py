@@ -35,9 +35,14 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from markdown import Markdown
-from markdown.extensions import Extension
-from markdown.preprocessors import Preprocessor
+from pyodide_host.extras import missing_extra
+
+try:
+    from markdown import Markdown
+    from markdown.extensions import Extension
+    from markdown.preprocessors import Preprocessor
+except ImportError as exc:
+    raise missing_extra("the Python-Markdown extension amphi (pyodide_host.islands.markdown)", "docs", exc) from None
 
 from pyodide_host.islands import (
     LOADER_NAME,

@@ -20,10 +20,15 @@ import re
 from pathlib import Path
 from typing import Any
 
-from mkdocs.config import config_options as c
-from mkdocs.config.base import Config
-from mkdocs.plugins import BasePlugin, get_plugin_logger
-from mkdocs.utils import get_relative_url
+from pyodide_host.extras import missing_extra
+
+try:
+    from mkdocs.config import config_options as c
+    from mkdocs.config.base import Config
+    from mkdocs.plugins import BasePlugin, get_plugin_logger
+    from mkdocs.utils import get_relative_url
+except ImportError as exc:
+    raise missing_extra("the MkDocs plugin amphi (pyodide_host.islands.mkdocs_plugin)", "docs", exc) from None
 
 from pyodide_host.islands import LOADER_NAME, RUNTIME_DIR, install_runtime
 

@@ -41,11 +41,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar
 
-from docutils import nodes
-from docutils.parsers.rst import directives
-from sphinx.application import Sphinx
-from sphinx.util import logging
-from sphinx.util.docutils import SphinxDirective
+from pyodide_host.extras import missing_extra
+
+try:
+    from docutils import nodes
+    from docutils.parsers.rst import directives
+    from sphinx.application import Sphinx
+    from sphinx.util import logging
+    from sphinx.util.docutils import SphinxDirective
+except ImportError as exc:
+    raise missing_extra("the Sphinx extension pyodide_host.islands.sphinx", "docs", exc) from None
 
 from pyodide_host.islands import (
     LOADER_NAME,

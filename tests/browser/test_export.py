@@ -19,6 +19,7 @@ from pyodide_host.export import (
     notebook_requirements,
     write_runtime,
 )
+from pyodide_host.export import assets as export_assets
 from tests.browser.conftest import PACKAGE
 
 
@@ -97,6 +98,11 @@ def test_requirements_from_the_header_and_the_imports() -> None:
     assert export_mod.project_for_import("yaml") == "PyYAML"
 
 
+def test_imports_in_cells_with_ipython_syntax_are_found() -> None:
+    nb = loads_percent("# %%\n%matplotlib inline\nimport tabulate\n!ls\nx = !pwd\n")
+    assert notebook_requirements(nb) == ([], ["tabulate"])
+
+
 def test_export_errors_are_one_clear_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     notebook = tmp_path / "nb.py"
     notebook.write_text("# %%\nx = 1\n")
@@ -104,6 +110,6 @@ def test_export_errors_are_one_clear_line(tmp_path: Path, monkeypatch: pytest.Mo
         export_html_wasm(notebook, tmp_path / "site", mode="present")
     with pytest.raises(ExportError, match="cannot read"):
         export_html_wasm(tmp_path / "missing.py", tmp_path / "site")
-    monkeypatch.setattr(export_mod, "BUNDLE_DIR", tmp_path / "no-bundle")
+    monkeypatch.setattr(export_assets, "BUNDLE_DIR", tmp_path / "no-bundle")
     with pytest.raises(ExportError, match="npm run build"):
         export_html_wasm(notebook, tmp_path / "site")

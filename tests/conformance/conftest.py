@@ -4,11 +4,18 @@ subprocess host and Pyodide under Node.js), and the results table at the end (on
 per host: matched cells and seconds).  Runners that keep processes between runs (the Pyodide
 runner's Node processes) are closed when the batch ends.
 
+The scientific-stack corpus (``../shared/corpus-sci``: flat ``reference/*.ipynb``, ``data/``)
+runs apart, through :class:`tests.conformance.sci_session.SciSession` (the subprocess host on the
+``make sci-venv`` interpreter, compared as its README says; ``test_sci_corpus``), with its own
+table in the summary.
+
 Options (``pytest tests/conformance ...``):
 
 ``--corpus DIR``
-    a directory laid out like ``../shared/corpus`` (``notebooks/*.ipynb`` and
-    ``reference/<version>/*.ipynb``); default: the shared corpus next to the repository.
+    a corpus directory, laid out like ``../shared/corpus`` (``notebooks/*.ipynb`` and
+    ``reference/<version>/*.ipynb``) or like ``../shared/corpus-sci`` (flat
+    ``reference/*.ipynb``); may be given once for each layout.  Default: both shared corpora
+    next to the repository.
 ``--conformance-workers N``
     kernels computing at once (default: the number of CPUs, at least 2).
 ``--conformance-table FILE``
@@ -37,25 +44,38 @@ from tests.conformance.runners import (
     all_runners,
     kernel_python,
 )
+from tests.conformance.sci import is_sci_corpus, load_sci_corpus
+from tests.conformance.sci_session import SciSession
 
 DEFAULT_CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
+DEFAULT_SCI_CORPUS = DEFAULT_CORPUS.parent / "corpus-sci"
 RUN_TIMEOUT = 180.0
 """Seconds allowed for one top-to-bottom run or one reactive step."""
+SCI_RUN_TIMEOUT = 300.0
+"""Seconds allowed for one run of a corpus-sci notebook (the heaviest takes about 45 s here)."""
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("conformance", "amphikernel conformance suite")
-    group.addoption("--corpus", default=None, metavar="DIR",
-                    help=f"corpus directory (notebooks/, reference/<version>/); default {DEFAULT_CORPUS}")
+    group.addoption("--corpus", action="append", default=None, metavar="DIR",
+                    help="corpus directory (notebooks/, reference/<version>/ or a flat reference/), once per "
+                         f"layout; default {DEFAULT_CORPUS} and {DEFAULT_SCI_CORPUS}")
     group.addoption("--conformance-workers", type=int, default=None, metavar="N",
                     help="kernels computing at once (default: number of CPUs, at least 2)")
     group.addoption("--conformance-table", default=None, metavar="FILE",
                     help="also write the results table (Markdown) to FILE")
 
 
-def _corpus_dir(config: pytest.Config) -> Path:
-    opt = config.getoption("corpus", default=None)
-    return Path(opt).resolve() if opt else DEFAULT_CORPUS
+def _corpus_dir(config: pytest.Config, sci: bool = False) -> Path | None:
+    """The corpus of one layout (``sci``: flat ``reference/``): the ``--corpus`` of that
+    layout, else the default when no ``--corpus`` is given, else ``None``."""
+    given = [Path(p).resolve() for p in config.getoption("corpus", default=None) or []]
+    if not given:
+        return DEFAULT_SCI_CORPUS if sci else DEFAULT_CORPUS
+    chosen = [p for p in given if is_sci_corpus(p) == sci]
+    if len(chosen) > 1:
+        raise pytest.UsageError(f"--corpus: {len(chosen)} corpora of the same layout: {', '.join(map(str, chosen))}")
+    return chosen[0] if chosen else None
 
 
 @dataclass
@@ -152,14 +172,8 @@ def _make_session(config: pytest.Config) -> ConformanceSession:
     if _SESSION in config.stash:
         return config.stash[_SESSION]
     root = _corpus_dir(config)
-    workers = config.getoption("conformance_workers", default=None) or max(2, os.cpu_count() or 2)
-    try:
-        corpus: Corpus | None = load_corpus(root)
-        error = None
-    except (FileNotFoundError, OSError) as exc:
-        if config.getoption("corpus", default=None):
-            raise pytest.UsageError(f"--corpus {root}: {exc}") from None
-        corpus, error = None, f"no corpus at {root}: {exc}"
+    workers = _workers(config)
+    corpus, error = _load(config, root, load_corpus) if root else (None, "--corpus names no reference/<version>/ corpus")
     session = ConformanceSession(corpus, error, workers)
     if corpus is not None:
         session.runners = {r.label: r for r in all_runners(corpus)}
@@ -167,7 +181,61 @@ def _make_session(config: pytest.Config) -> ConformanceSession:
     return session
 
 
+def _workers(config: pytest.Config) -> int:
+    return config.getoption("conformance_workers", default=None) or max(2, os.cpu_count() or 2)
+
+
+def _load(config: pytest.Config, root: Path, load: Any) -> tuple[Corpus | None, str | None]:
+    """``(load(root), None)``, or ``(None, why)`` for a default corpus that is missing.
+
+    Raises:
+        pytest.UsageError: a ``--corpus`` given that does not load.
+    """
+    try:
+        return load(root), None
+    except (FileNotFoundError, OSError) as exc:
+        if config.getoption("corpus", default=None):
+            raise pytest.UsageError(f"--corpus {root}: {exc}") from None
+        return None, f"no corpus at {root}: {exc}"
+
+
+_SCI_SESSION = pytest.StashKey[SciSession]()
+
+
+def _make_sci_session(config: pytest.Config) -> SciSession:
+    if _SCI_SESSION not in config.stash:
+        root = _corpus_dir(config, sci=True)
+        corpus, error = _load(config, root, load_sci_corpus) if root else (None, "--corpus names no corpus-sci")
+        config.stash[_SCI_SESSION] = SciSession(corpus, error, _workers(config), SCI_RUN_TIMEOUT)
+    return config.stash[_SCI_SESSION]
+
+
+@pytest.fixture(scope="session")
+def sci_conformance(request: pytest.FixtureRequest) -> SciSession:
+    """The corpus-sci session; skips when the corpus or the scientific kernel venv is missing."""
+    session = _make_sci_session(request.config)
+    if session.corpus is None:
+        pytest.skip(session.error or "no corpus-sci")
+    reason = session.runner.unavailable()
+    if reason:
+        pytest.skip(reason)
+    return session
+
+
+@pytest.fixture(scope="session")
+def sci_conformance_corpus(request: pytest.FixtureRequest) -> Corpus:
+    """The corpus-sci corpus (nothing run); skips when it is missing."""
+    session = _make_sci_session(request.config)
+    if session.corpus is None:
+        pytest.skip(session.error or "no corpus-sci")
+    return session.corpus
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "sci_case" in metafunc.fixturenames:
+        sci = _make_sci_session(metafunc.config)
+        names = [nb.name for nb in sci.corpus.notebooks] if sci.corpus else []
+        metafunc.parametrize("sci_case", names, ids=[f"{sci.runner.label}-{n}" for n in names])
     session = _make_session(metafunc.config)
     names = [nb.name for nb in session.corpus.notebooks] if session.corpus else []
     if "conformance_case" in metafunc.fixturenames:
@@ -177,6 +245,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("reactive_case", names, ids=names)
 
 
+@pytest.hookimpl(trylast=True)  # after -k/-m deselection: only the selected notebooks run
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     session = _make_session(config)
     for item in items:
@@ -193,6 +262,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         name = params.params.get("reactive_case")
         if isinstance(name, str) and session.reactive_runner.unavailable() is None:
             session.wanted_reactive.add(name)
+        name = params.params.get("sci_case")
+        if isinstance(name, str):
+            _make_sci_session(config).wanted.add(name)
+    sci = _make_sci_session(config)
+    for item in items:  # the first case runs the batch: its bound, whatever the corpus's size
+        if "sci_case" in getattr(getattr(item, "callspec", None), "params", {}):
+            item.add_marker(pytest.mark.timeout(sci.batch_timeout()), append=False)
 
 
 @pytest.fixture(scope="session")
@@ -262,6 +338,7 @@ def results_table(session: ConformanceSession) -> str:
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    _sci_summary(terminalreporter, config)
     session = config.stash.get(_SESSION, None)
     if session is None or session.corpus is None or not (session.top or session.reactive):
         return
@@ -289,3 +366,26 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     if path:
         Path(path).write_text(table + "\n", encoding="utf-8")
         tr.write_line(f"wrote {path}")
+
+
+def _sci_summary(tr: Any, config: pytest.Config) -> None:
+    """The corpus-sci table, one line per cell that does not match, the batch's wall time."""
+    sci = config.stash.get(_SCI_SESSION, None)
+    if sci is None or sci.corpus is None or not sci.outcomes:
+        return
+    table = sci.table()
+    tr.section("amphikernel conformance: scientific corpus")
+    tr.write_line(f"corpus: {sci.corpus.root}; kernel: {sci.runner.python}")
+    tr.write_line(table)
+    for line in sci.cell_notes():
+        tr.write_line(line)
+    report = Path(__file__).resolve().parents[2] / "test-artifacts" / "conformance-sci" / "report.md"
+    sci.write_report(report)
+    tr.write_line(f"every cell that does not match, with the diff of its views: {report}")
+    if sci.batch_seconds is not None:
+        tr.write_line(f"wall time of the corpus-sci runs: {sci.batch_seconds:.1f} s with {sci.workers} workers (seconds:"
+                      " the first run of each notebook, kernel start included; runs overlap)")
+    path = config.getoption("conformance_table", default=None)
+    if path:
+        Path(path).with_suffix(".sci.md").write_text(table + "\n", encoding="utf-8")
+        tr.write_line(f"wrote {Path(path).with_suffix('.sci.md')}")

@@ -156,6 +156,19 @@ def _version_key(version: str) -> tuple[int, ...]:
     return tuple(int(p) if p.isdigit() else 0 for p in version.split("."))
 
 
+def notebook_paths(root: Path) -> list[Path]:
+    """A corpus's notebooks: ``root/notebooks/*.ipynb``, sorted.
+
+    Raises:
+        FileNotFoundError: there are none.
+    """
+    root = Path(root)
+    paths = sorted((root / "notebooks").glob("*.ipynb"))
+    if not paths:
+        raise FileNotFoundError(f"no notebooks/*.ipynb under {root}")
+    return paths
+
+
 def load_corpus(root: Path) -> Corpus:
     """Read a corpus directory's layout (nothing is executed).
 
@@ -163,9 +176,7 @@ def load_corpus(root: Path) -> Corpus:
         FileNotFoundError: no ``notebooks/*.ipynb`` under ``root``.
     """
     root = Path(root)
-    paths = sorted((root / "notebooks").glob("*.ipynb"))
-    if not paths:
-        raise FileNotFoundError(f"no notebooks/*.ipynb under {root}")
+    paths = notebook_paths(root)
     ref_root = root / "reference"
     versions = sorted(
         (d.name for d in ref_root.iterdir() if d.is_dir()) if ref_root.is_dir() else [], key=_version_key

@@ -41,6 +41,8 @@ class RunOutcome:
     items: list[list[Item]]
     seconds: float
     kernel_errors: list[str] = field(default_factory=list)
+    outputs: list[list[dict[str, Any]]] = field(default_factory=list)
+    """Per code cell, its nbformat outputs as the host returned them (subprocess host)."""
 
 
 class Runner(Protocol):
@@ -113,8 +115,8 @@ class SubprocessRunner:
         start = time.perf_counter()
         result = await run_in_subprocess_async(nb, cwd=cwd, python=self.python, timeout=timeout)
         seconds = time.perf_counter() - start
-        items = [cell_items(cell.outputs) for cell in result.notebook.cells if cell.kind == "code"]
-        return RunOutcome(items, seconds, list(result.kernel_errors))
+        outputs = [list(cell.outputs) for cell in result.notebook.cells if cell.kind == "code"]
+        return RunOutcome([cell_items(o) for o in outputs], seconds, list(result.kernel_errors), outputs)
 
 
 def subprocess_runners(corpus: Corpus) -> list[Runner]:

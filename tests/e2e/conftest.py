@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from subprocess_host.server_config import DEFAULT_WEB_DIST as BUNDLE_DIR
+from subprocess_host.server.config import DEFAULT_WEB_DIST as BUNDLE_DIR
 from tests.chromium import chromium_browser, test_failed
 
 REPO = Path(__file__).resolve().parents[2]

@@ -11,7 +11,7 @@ from pathlib import Path
 from playwright.sync_api import Page, Route, expect
 
 from lifecycle import protocol
-from subprocess_host.server_messages import HostCell, NotebookSnapshot, encode_host
+from subprocess_host.server.messages import HostCell, NotebookSnapshot, encode_host
 from tests.e2e.conftest import BUNDLE_DIR
 from tests.e2e.helpers import cell, outputs, wait_idle
 

@@ -17,7 +17,7 @@ from playwright.sync_api import Page, expect
 from lifecycle import protocol
 from lifecycle.ui import UI_MIME
 from pyodide_host.islands import ISLANDS_SCRIPT, Island, island_html, script_tag
-from subprocess_host.server_config import DEFAULT_WEB_DIST as BUNDLE_DIR
+from subprocess_host.server.config import DEFAULT_WEB_DIST as BUNDLE_DIR
 
 pytestmark = pytest.mark.timeout(120)
 

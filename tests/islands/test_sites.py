@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from pyodide_host.islands import ISLANDS_SCRIPT, LOADER_NAME, RUNTIME_DIR
-from subprocess_host.server_config import DEFAULT_WEB_DIST as BUNDLE_DIR
+from subprocess_host.server.config import DEFAULT_WEB_DIST as BUNDLE_DIR
 from tests.islands.conftest import sphinx_build
 
 pytestmark = pytest.mark.timeout(600)  # the first runtime write may fill build/pyodide/ caches

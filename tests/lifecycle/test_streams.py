@@ -26,7 +26,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lifecycle import streams
-from lifecycle.streams import Console, create_console
+from lifecycle.streams import Console, create_console, thread_local
 from tests.lifecycle.harness import IN_PYODIDE, needs_subprocess, needs_threads
 
 pytestmark = pytest.mark.timeout(60)
@@ -97,7 +97,7 @@ def everything_restored() -> Iterator[None]:
     yield
     after = (sys.stdout, sys.stderr, threading.Thread.start, fd_identity(1), fd_identity(2))
     assert after == before
-    assert streams._install_count == 0
+    assert thread_local._install_count == 0
 
 
 @pytest.fixture

@@ -1,1 +1,4 @@
 declare module "*.css";
+
+/** File name of the KaTeX stylesheet in `chunks/` (set by scripts/build.mjs). */
+declare const __AMPHI_KATEX_CSS__: string;

@@ -1,5 +1,5 @@
 // Host-level messages between the page and its host (the local server, or the Pyodide worker),
-// mirroring subprocess_host/server_messages.py.  They travel on the same channel as the kernel
+// mirroring subprocess_host/server/messages.py.  They travel on the same channel as the kernel
 // protocol, as msgpack maps with a kebab-case `type`.
 
 export type CellKind = "code" | "markdown" | "raw";

@@ -12,21 +12,32 @@ export interface CellConsole {
   text: string;
 }
 
-/** An exception raised by a cell (or a cell that could not run: syntax, cycle, ...). */
+/**
+ * An exception raised by a cell (or a cell that could not run: syntax, cycle, ...), or,
+ * with ``fatal=False``, one reported while the cell went on.
+ */
 export interface CellError {
   type: "cell-error";
   cell_id: string;
   ename: string;
   evalue: string;
+  fatal?: boolean;
   frames?: TracebackFrame[];
   traceback?: string;
 }
 
-/** One output of a cell (the last expression's value or a ``display()`` call). */
+/**
+ * One output of a cell (the last expression's value or a ``display()`` call).
+ *
+ * ``display_id``: the output can be replaced later by ``update-display`` notifications with
+ * the same id (``display(obj, display_id=...)``, Jupyter's transient ``display_id``; not
+ * saved in notebook files).
+ */
 export interface CellOutput {
   type: "cell-output";
   cell_id: string;
   data: Record<string, unknown>;
+  display_id?: string | null;
   kind?: "display" | "result";
   metadata?: Record<string, unknown>;
 }
@@ -37,6 +48,17 @@ export interface CellStatus {
   cell_id: string;
   status: "disabled" | "errored-ancestor" | "idle" | "queued" | "running" | "stale";
   timestamp?: number;
+}
+
+/**
+ * Clear the outputs shown so far for ``cell_id`` in its current run (Jupyter's
+ * ``clear_output``).  ``wait``: clear only when the next output, console text or error
+ * of the cell arrives (no flicker for animations); the cell's next run clears anyway.
+ */
+export interface ClearOutput {
+  type: "clear-output";
+  cell_id: string;
+  wait?: boolean;
 }
 
 /** Ask for code completions at ``cursor`` (a character offset into ``code``). */
@@ -198,6 +220,19 @@ export interface UIElementValue {
   value?: unknown;
 }
 
+/**
+ * Replace the data and metadata of every output carrying ``display_id``, in whichever
+ * cell it is (Jupyter's ``update_display_data``); ignored if no output carries it.
+ * ``cell_id`` is the cell whose code asked for the update.
+ */
+export interface UpdateDisplay {
+  type: "update-display";
+  cell_id?: string;
+  data?: Record<string, unknown>;
+  display_id: string;
+  metadata?: Record<string, unknown>;
+}
+
 /** New values for UI elements, element id -> value (many per message). */
 export interface UpdateUIElement {
   type: "update-ui-element";
@@ -282,6 +317,8 @@ export type Notification =
   | CellOutput
   | CellConsole
   | CellError
+  | UpdateDisplay
+  | ClearOutput
   | CompletedRun
   | UIElementValue
   | WidgetModelUpdate
@@ -317,6 +354,8 @@ export const NOTIFICATION_TYPES: readonly NotificationType[] = [
   "cell-output",
   "cell-console",
   "cell-error",
+  "update-display",
+  "clear-output",
   "completed-run",
   "ui-element-value",
   "widget-model-update",

@@ -12,7 +12,7 @@ import type {
 } from "./protocol.generated";
 import type { Incoming, Transport, TransportStatus } from "./transport/transport";
 import { UIStore } from "./ui/store";
-import { WidgetManager } from "./widgets/manager";
+import { Widgets } from "./widgets/widgets";
 
 export type CellStatusName = "queued" | "running" | "idle" | "stale" | "errored-ancestor" | "disabled";
 
@@ -43,6 +43,8 @@ export interface CellState {
   /** The outputs are a preview (pre-rendered, received before the kernel was connected):
    * kept until the cell runs. */
   preview: boolean;
+  /** A `clear-output` with `wait` arrived: clear when the next output of the cell arrives. */
+  clearPending: boolean;
 }
 
 export type KernelState = "connecting" | "reconnecting" | "starting" | "idle" | "busy" | "dead" | "closed";
@@ -59,6 +61,8 @@ export type SessionEvents = {
   status: string;
   /** An output item was appended to a cell. */
   output: { cellId: string; item: OutputItem };
+  /** Outputs of a cell shown with `message.display_id` now show `message` (update-display). */
+  update: { cellId: string; message: CellOutput };
   /** A cell's outputs were cleared (it started running, restart, replay). */
   clear: string;
   /** A cell's source was changed by something other than its editor (another tab, snapshot). */
@@ -96,7 +100,7 @@ export class Session extends Emitter<SessionEvents> {
   kernelDead: { reason: string } | null = null;
   python = "";
   readonly ui: UIStore;
-  readonly widgets: WidgetManager;
+  readonly widgets: Widgets;
   private savedFingerprint: string | null = null;
   private dirtyCache = false;
   private expectSnapshot = true;
@@ -109,7 +113,7 @@ export class Session extends Emitter<SessionEvents> {
   constructor(readonly transport: Transport) {
     super();
     this.ui = new UIStore((values) => this.transport.send({ type: "update-ui-element", values }));
-    this.widgets = new WidgetManager(
+    this.widgets = new Widgets(
       (message) => this.transport.send(message),
       (url) => this.transport.fileUrl(url),
     );
@@ -200,17 +204,28 @@ export class Session extends Emitter<SessionEvents> {
       case "cell-error": {
         const cell = this.cell(note.cell_id);
         if (!cell) return;
+        if (cell.clearPending) this.clearOutputs(cell);
         const item =
           note.type === "cell-output"
             ? ({ kind: "output", message: note } as const)
             : note.type === "cell-console"
               ? ({ kind: "console", message: note } as const)
               : ({ kind: "error", message: note } as const);
-        if (item.kind === "error") cell.errored = true;
+        if (item.kind === "error" && item.message.fatal !== false) cell.errored = true;
         if (this.transportStatus.state === "connecting") cell.preview = true;
         cell.outputs.push(item);
         this.emit("output", { cellId: cell.id, item });
         if (item.kind === "error") this.emit("status", cell.id);
+        return;
+      }
+      case "update-display":
+        this.updateDisplay(note.display_id, note.data ?? {}, note.metadata ?? {});
+        return;
+      case "clear-output": {
+        const cell = this.cell(note.cell_id);
+        if (!cell) return;
+        if (note.wait) cell.clearPending = true;
+        else this.clearOutputs(cell);
         return;
       }
       case "completed-run":
@@ -292,8 +307,22 @@ export class Session extends Emitter<SessionEvents> {
     this.emit("kernel", this.kernelState);
   }
 
+  /** Every output shown with `displayId`, in any cell, now shows this bundle. */
+  private updateDisplay(displayId: string, data: Record<string, unknown>, metadata: Record<string, unknown>): void {
+    for (const cell of this.cells) {
+      let updated: CellOutput | null = null;
+      cell.outputs = cell.outputs.map((item) => {
+        if (item.kind !== "output" || item.message.display_id !== displayId) return item;
+        updated = { ...item.message, data, metadata };
+        return { kind: "output", message: updated };
+      });
+      if (updated) this.emit("update", { cellId: cell.id, message: updated });
+    }
+  }
+
   private clearOutputs(cell: CellState): void {
     cell.preview = false;
+    cell.clearPending = false;
     if (cell.outputs.length === 0 && !cell.errored) return;
     cell.outputs = [];
     this.emit("clear", cell.id);
@@ -341,6 +370,7 @@ export class Session extends Emitter<SessionEvents> {
       }
       cell.errored = false;
       cell.preview = false;
+      cell.clearPending = false;
       if (cell.outputs.length) cell.outputs = [];
       this.emit("clear", cell.id);
       this.emit("status", cell.id);
@@ -597,6 +627,7 @@ function newCellState(hc: HostCell, source: string): CellState {
     errored: false,
     input: null,
     preview: false,
+    clearPending: false,
   };
 }
 

@@ -20,7 +20,7 @@ import type { OutputItem } from "../session";
 import type { Incoming, Transport, TransportStatus } from "../transport/transport";
 import { UIStore } from "../ui/store";
 import { OutputArea } from "../views/outputs";
-import { WidgetManager } from "../widgets/manager";
+import { Widgets } from "../widgets/widgets";
 
 export const ISLAND_SELECTOR = ".amphi-island";
 
@@ -68,6 +68,7 @@ export class Island {
   private readonly codeHidden: boolean;
   /** Outputs on screen are not this run's yet (pre-rendered, or the previous run's). */
   private replacePending = false;
+  private clearPending = false;
   status: IslandStatus = "waiting";
   errored = false;
 
@@ -163,6 +164,7 @@ export class Island {
   /** Replace whatever is shown (pre-rendered or the previous run's outputs) with this run's. */
   private takeOver(): void {
     this.replacePending = false;
+    this.clearPending = false;
     this.outputs.clear(false);
     if (this.outputs.el.parentElement !== this.outputHost || this.outputHost.childNodes.length !== 1) {
       this.outputHost.replaceChildren(this.outputs.el);
@@ -172,11 +174,24 @@ export class Island {
 
   append(item: OutputItem): void {
     if (this.replacePending || this.outputs.el.parentElement !== this.outputHost) this.takeOver();
-    if (item.kind === "error") {
+    else if (this.clearPending) this.outputs.clear(false);
+    this.clearPending = false;
+    if (item.kind === "error" && item.message.fatal !== false) {
       this.errored = true;
       this.setStatus("error");
     }
     this.outputs.append(item);
+  }
+
+  /** `clear-output`: now, or (`wait`) when the next output arrives. */
+  clearOutput(wait: boolean): void {
+    if (wait) this.clearPending = true;
+    else if (!this.replacePending && this.outputs.el.parentElement === this.outputHost) this.outputs.clear(false);
+  }
+
+  /** `update-display`: outputs shown with this display id show the new bundle. */
+  updateDisplay(message: CellOutput): void {
+    this.outputs.update(message);
   }
 
   private toggleEditor(): void {
@@ -237,7 +252,7 @@ export interface IslandsPageOptions {
 export class IslandsPage {
   readonly islands: Island[] = [];
   readonly ui: UIStore;
-  readonly widgets: WidgetManager;
+  readonly widgets: Widgets;
   kernelReady = false;
   private readonly byId = new Map<string, Island>();
 
@@ -246,7 +261,7 @@ export class IslandsPage {
     options: IslandsPageOptions = {},
   ) {
     this.ui = new UIStore((values) => this.transport.send({ type: "update-ui-element", values }));
-    this.widgets = new WidgetManager(
+    this.widgets = new Widgets(
       (message) => this.transport.send(message),
       (url) => this.transport.fileUrl(url),
     );
@@ -325,6 +340,14 @@ export class IslandsPage {
         return;
       case "cell-error":
         this.byId.get(note.cell_id)?.append({ kind: "error", message: note as CellError });
+        return;
+      case "update-display":
+        for (const island of this.islands) {
+          island.updateDisplay({ type: "cell-output", cell_id: island.id, data: note.data ?? {}, metadata: note.metadata ?? {}, display_id: note.display_id });
+        }
+        return;
+      case "clear-output":
+        this.byId.get(note.cell_id)?.clearOutput(note.wait ?? false);
         return;
       case "ui-element-value":
         this.ui.fromKernel(note.element_id, note.value);

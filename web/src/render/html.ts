@@ -1,12 +1,23 @@
 // HTML outputs.  Plain HTML is sanitised (DOMPurify) and inserted inline.  HTML that carries
 // scripts runs in a sandboxed iframe (scripts allowed, opaque origin: no access to the page,
-// its cookies or the kernel) that reports its height so it needs no scrollbar.
+// its cookies or the kernel) that reports its height so it needs no scrollbar.  An <iframe>
+// in an output (IPython's IFrame, YouTubeVideo...) is kept but always sandboxed the same way
+// (never `allow-same-origin`, so even a page of this server cannot reach this one).
 import DOMPurify from "dompurify";
+
+const FRAME_SANDBOX = "allow-scripts allow-popups allow-forms allow-presentation";
+
+DOMPurify.addHook("afterSanitizeAttributes", (node) => {
+  if (node.nodeName !== "IFRAME") return;
+  node.setAttribute("sandbox", FRAME_SANDBOX);
+  node.setAttribute("referrerpolicy", "no-referrer");
+  node.removeAttribute("srcdoc");
+});
 
 export function sanitize(html: string): string {
   return DOMPurify.sanitize(html, {
-    ADD_TAGS: ["amphi-ui"],
-    ADD_ATTR: ["target"],
+    ADD_TAGS: ["amphi-ui", "iframe"],
+    ADD_ATTR: ["target", "allowfullscreen", "frameborder"],
     FORBID_TAGS: ["style"],
   });
 }

@@ -2,8 +2,9 @@
 import type { CellError } from "../protocol.generated";
 import type { UIStore } from "../ui/store";
 import { renderUIElement, UI_MIME, type UISpec } from "../ui/elements";
-import type { WidgetManager } from "../widgets/manager";
+import type { Widgets } from "../widgets/widgets";
 import { renderAnsi } from "./ansi";
+import { CHART_MIMES, PLOTLY_MIME } from "./charts";
 import { renderHtml } from "./html";
 import { renderJson } from "./json";
 import { renderMarkdown } from "./markdown";
@@ -12,7 +13,7 @@ export const WIDGET_MIME = "application/vnd.jupyter.widget-view+json";
 
 export interface RenderContext {
   ui: UIStore;
-  widgets: WidgetManager;
+  widgets: Widgets;
   fileUrl(url: string): string;
   /** "cell 3" for a cell id (for traceback links). */
   cellLabel(cellId: string): string | null;
@@ -24,9 +25,12 @@ export interface Rendered {
   dispose(): void;
 }
 
+// Charts come before text/html: Plotly's and Altair's bundles may carry HTML that loads the
+// same libraries from a CDN.
 const MIME_ORDER = [
   WIDGET_MIME,
   UI_MIME,
+  ...CHART_MIMES,
   "text/html",
   "image/svg+xml",
   "image/png",
@@ -34,8 +38,8 @@ const MIME_ORDER = [
   "image/gif",
   "image/webp",
   "text/markdown",
-  "application/json",
   "text/latex",
+  "application/json",
   "text/plain",
 ];
 
@@ -85,30 +89,44 @@ function renderImage(mime: string, value: unknown, metadata: Record<string, unkn
   return { el, dispose: () => url && URL.revokeObjectURL(url) };
 }
 
-function renderWidget(data: Record<string, unknown>, ctx: RenderContext, fallback: () => Rendered): Rendered {
-  const el = div("widget-output");
-  const modelId = String((data[WIDGET_MIME] as { model_id?: unknown })?.model_id ?? "");
-  let dispose: (() => void) | null = null;
-  let gone = false;
-  ctx.widgets
-    .render(modelId, el)
-    .then((d) => {
-      if (gone) d();
-      else dispose = d;
-    })
-    .catch((error: unknown) => {
-      if (gone) return;
-      console.error("widget render failed", error);
-      const shown = fallback();
-      const note = div("widget-error");
-      note.textContent = `widget could not be shown: ${error instanceof Error ? error.message : String(error)}`;
-      el.replaceChildren(note, shown.el);
-    });
+/** An output drawn asynchronously (widgets; charts, whose library is a chunk imported on
+ * first use): `draw` resolves to its cleanup (called at once if the output is gone by then).
+ * Until it settles the element is `aria-busy`; if it fails, a note and `fallback` (the rest of
+ * the bundle) are shown instead. */
+function renderLater(
+  className: string,
+  what: string,
+  draw: (el: HTMLElement, signal: AbortSignal) => Promise<() => void>,
+  fallback: () => Rendered,
+): Rendered {
+  const el = div(className);
+  el.setAttribute("aria-busy", "true");
+  const gone = new AbortController();
+  let teardown: (() => void) | undefined;
+  let shown: Rendered | undefined;
+  draw(el, gone.signal)
+    .then(
+      (dispose) => {
+        if (gone.signal.aborted) dispose();
+        else teardown = dispose;
+      },
+      (error: unknown) => {
+        if (gone.signal.aborted) return;
+        const widget = what === "widget";
+        (widget ? console.error : console.warn)(`${what} could not be shown`, error);
+        const note = div(widget ? "widget-error" : "chart-error");
+        note.textContent = `${what} could not be shown: ${error instanceof Error ? error.message : String(error)}`;
+        shown = fallback();
+        el.replaceChildren(note, shown.el);
+      },
+    )
+    .finally(() => el.removeAttribute("aria-busy"));
   return {
     el,
     dispose: () => {
-      gone = true;
-      dispose?.();
+      gone.abort(new Error("disposed"));
+      teardown?.();
+      shown?.dispose();
     },
   };
 }
@@ -122,11 +140,28 @@ export function renderMimeBundle(
   const mime = MIME_ORDER.find((m) => m in data) ?? Object.keys(data).find((m) => m.startsWith("text/"));
   const value = mime ? data[mime] : undefined;
   const none = () => {};
+  const rest = () => {
+    const others = { ...data };
+    delete others[mime as string];
+    return renderMimeBundle(others, metadata, ctx);
+  };
+  if (mime && CHART_MIMES.includes(mime)) {
+    const kind = mime === PLOTLY_MIME ? "plotly" : mime.includes("vegalite") ? "vega-lite" : "vega";
+    const own = (metadata[mime] ?? {}) as Record<string, unknown>;
+    return renderLater(
+      `chart-output ${kind}-output`,
+      `${kind} chart`,
+      (el, signal) =>
+        kind === "plotly"
+          ? import("./lazy/plotly").then((m) => m.renderPlotly(el, value, signal))
+          : import("./lazy/vega").then((m) => m.renderVega(el, value, kind, own)),
+      rest,
+    );
+  }
   switch (mime) {
     case WIDGET_MIME: {
-      const rest = { ...data };
-      delete rest[WIDGET_MIME];
-      return renderWidget(data, ctx, () => renderMimeBundle(rest, metadata, ctx));
+      const modelId = String((value as { model_id?: unknown })?.model_id ?? "");
+      return renderLater("widget-output", "widget", (el) => ctx.widgets.render(modelId, el), rest);
     }
     case UI_MIME: {
       const el = div("ui-output");
@@ -147,6 +182,16 @@ export function renderMimeBundle(
     case "text/markdown": {
       const el = div("markdown-output");
       renderMarkdown(String(value ?? ""), el);
+      return { el, dispose: none };
+    }
+    case "text/latex": {
+      // Its text at once, typeset when the KaTeX chunk is in.
+      const el = div("latex-output");
+      const tex = String(value ?? "");
+      el.textContent = tex;
+      import("./lazy/katex")
+        .then((katex) => katex.latex(tex, el))
+        .catch((error: unknown) => console.warn("LaTeX could not be typeset", error));
       return { el, dispose: none };
     }
     case "application/json": {

@@ -106,6 +106,7 @@ export class AppView {
         view?.outputs?.append(item);
         view?.update();
       }),
+      session.on("update", ({ cellId, message }) => this.cells.get(cellId)?.outputs?.update(message)),
       session.on("clear", (id) => {
         const view = this.cells.get(id);
         view?.outputs?.clear(session.cell(id)?.status === "running");

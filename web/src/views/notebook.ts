@@ -298,6 +298,7 @@ export class NotebookView {
       session.on("structure", () => this.reconcile()),
       session.on("status", (id) => this.views.get(id)?.updateStatus()),
       session.on("output", ({ cellId, item }) => this.views.get(cellId)?.outputs.append(item)),
+      session.on("update", ({ cellId, message }) => this.views.get(cellId)?.outputs.update(message)),
       session.on("clear", (id) => {
         const cell = session.cell(id);
         this.views.get(id)?.outputs.clear(cell?.status === "running");

@@ -1,8 +1,15 @@
 // A cell's output area: outputs, console text and errors in arrival order.  When a re-run
 // clears it, the area keeps its height until the run ends, so the page does not jump while
-// new outputs stream in.
-import { ConsoleBlock, type RenderContext, renderError, renderMimeBundle } from "../render/output";
+// new outputs stream in.  Outputs shown with a display id are re-rendered in place when an
+// update for that id arrives.
+import type { CellOutput } from "../protocol.generated";
+import { ConsoleBlock, type RenderContext, type Rendered, renderError, renderMimeBundle } from "../render/output";
 import type { OutputItem } from "../session";
+
+interface Shown {
+  wrapper: HTMLElement;
+  rendered: Rendered;
+}
 
 export interface OutputAreaOptions {
   /** Show stdout/stderr (the app view hides them). */
@@ -12,6 +19,8 @@ export interface OutputAreaOptions {
 export class OutputArea {
   readonly el: HTMLDivElement;
   private disposers: Array<() => void> = [];
+  /** Outputs shown with a display id, by id. */
+  private displays = new Map<string, Shown[]>();
   private lastConsole: ConsoleBlock | null = null;
   private holding = false;
 
@@ -53,9 +62,29 @@ export class OutputArea {
       const rendered = renderMimeBundle(item.message.data, item.message.metadata ?? {}, this.ctx);
       wrapper.appendChild(rendered.el);
       this.el.appendChild(wrapper);
-      this.disposers.push(rendered.dispose);
+      const displayId = item.message.display_id;
+      if (displayId) {
+        const shown = { wrapper, rendered };
+        this.displays.set(displayId, [...(this.displays.get(displayId) ?? []), shown]);
+        this.disposers.push(() => shown.rendered.dispose());
+      } else {
+        this.disposers.push(rendered.dispose);
+      }
     }
     this.changed();
+  }
+
+  /** The outputs shown with `message.display_id` now show `message` (update-display). */
+  update(message: CellOutput): void {
+    for (const shown of this.displays.get(message.display_id ?? "") ?? []) {
+      try {
+        shown.rendered.dispose();
+      } catch (error) {
+        console.error("output cleanup failed", error);
+      }
+      shown.rendered = renderMimeBundle(message.data, message.metadata ?? {}, this.ctx);
+      shown.wrapper.replaceChildren(shown.rendered.el);
+    }
   }
 
   private changed(): void {
@@ -76,6 +105,7 @@ export class OutputArea {
       }
     }
     this.disposers = [];
+    this.displays.clear();
     this.lastConsole = null;
     this.el.replaceChildren();
     this.changed();

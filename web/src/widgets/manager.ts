@@ -1,7 +1,8 @@
 // anywidget host (the anywidget front-end module standard, AFM): widget models kept in sync
 // with the kernel (`widget-model-update` in, `widget-model` out), ES modules loaded from the
 // widget's virtual file or inline source, `initialize` once per model, `render` once per view,
-// and every cleanup function called when a view or a model goes away.
+// and every cleanup function called when a view or a model goes away.  A chunk of its own,
+// imported by ./widgets.ts with the first widget message.
 import type { WidgetModel as WidgetModelCommand, WidgetModelUpdate } from "../protocol.generated";
 
 type Callback = (...args: unknown[]) => void;

@@ -1,0 +1,117 @@
+"""UI elements for notebook authors: ``from lifecycle import ui``.
+
+This package holds the element base (:mod:`~lifecycle.ui.base`), the per-kernel registry
+(:mod:`~lifecycle.ui.registry`), shared value helpers (:mod:`~lifecycle.ui.values`) and one
+module per element family (``inputs``, ``choices``, ``buttons``, ``files``, ``tables``,
+``forms``, ``progress_bar``); it re-exports every element here.  It may import the stdlib,
+msgspec and lower lifecycle layers (``protocol``, ``context``; ``kernel`` for type hints) and
+the sibling I/O service ``display``; never zmq, starlette, uvicorn, js, pyodide,
+subprocess_host or pyodide_host.  Inside, imports go one way: ``registry`` <- ``base`` <- the
+element families (``forms`` also imports ``buttons`` and ``progress_bar``).
+
+An element displayed in a cell renders in the frontend as a custom element bound to the
+kernel (MIME type :data:`UI_MIME`: JSON with ``id``, ``kind``, ``props`` and ``value``).
+Assign it to a global; when the reader changes it, ``.value`` reflects the new value and the
+cells that read that global re-run.  ``element.value = x`` in a cell updates the page (a
+``ui-element-value`` notification).
+
+Elements: :class:`slider`, :class:`number`, :class:`text`, :class:`text_area`,
+:class:`checkbox`, :class:`dropdown`, :class:`radio`, :class:`button`, :class:`date`,
+:class:`file`, :class:`table`, :class:`form` (batches several elements behind a submit
+button) and :class:`progress` (a bar a long-running cell updates).
+
+Values travel in two forms:
+
+* the *wire* form (:meth:`UIElement.wire_value`, the ``value`` of the mimebundle and of
+  ``ui-element-value``; what the frontend sends in ``update-ui-element``): JSON/msgpack
+  friendly (a date is an ISO string, a dropdown choice is its label, a table selection is a
+  list of row indices);
+* the *Python* form (``.value``): a :class:`datetime.date`, the option's value, the selected
+  rows...
+
+:meth:`UIElement.convert` turns a wire value from the frontend into the Python form and
+raises :class:`TypeError`/:class:`ValueError` for values the element does not accept (the
+registry then applies nothing of that update).  :meth:`UIElement.coerce` validates a value
+assigned in Python (``element.value = x``).
+
+Everything here is stdlib + msgspec, so it runs inside Pyodide.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from lifecycle.ui.base import UI_MIME, UIElement
+    from lifecycle.ui.buttons import button
+    from lifecycle.ui.choices import dropdown, radio
+    from lifecycle.ui.files import UploadedFile, file
+    from lifecycle.ui.forms import form
+    from lifecycle.ui.inputs import checkbox, date, number, slider, text, text_area
+    from lifecycle.ui.progress_bar import progress
+    from lifecycle.ui.registry import NO_VALUE as NO_VALUE
+    from lifecycle.ui.registry import UIRegistry as UIRegistry
+    from lifecycle.ui.registry import registry_for as registry_for
+    from lifecycle.ui.tables import TableSelection, table
+
+# Names are loaded on first use (PEP 562): a kernel imports ``lifecycle.ui.registry`` at
+# start-up, and must not pay for every element family until a cell uses one.
+_HOMES = {
+    "UI_MIME": "base",
+    "UIElement": "base",
+    "button": "buttons",
+    "dropdown": "choices",
+    "radio": "choices",
+    "UploadedFile": "files",
+    "file": "files",
+    "form": "forms",
+    "checkbox": "inputs",
+    "date": "inputs",
+    "number": "inputs",
+    "slider": "inputs",
+    "text": "inputs",
+    "text_area": "inputs",
+    "progress": "progress_bar",
+    "NO_VALUE": "registry",
+    "UIRegistry": "registry",
+    "registry_for": "registry",
+    "TableSelection": "tables",
+    "table": "tables",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_HOMES))
+
+
+# NO_VALUE, UIRegistry and registry_for stay importable from here (as before) but are not
+# part of ``from lifecycle.ui import *``.
+__all__ = [
+    "UI_MIME",
+    "TableSelection",
+    "UIElement",
+    "UploadedFile",
+    "button",
+    "checkbox",
+    "date",
+    "dropdown",
+    "file",
+    "form",
+    "number",
+    "progress",
+    "radio",
+    "slider",
+    "table",
+    "text",
+    "text_area",
+]

@@ -1,0 +1,51 @@
+"""The local server behind ``amphi edit`` and ``amphi run``: a Starlette application served by
+uvicorn that opens a notebook, starts its kernels and talks to the browser tabs; one job per
+module: ``serve`` (the entry point :func:`serve_notebook`), ``config`` (options and their
+checked form), ``runner`` (uvicorn, socket binding, stopping), ``app`` (routes and lifespan),
+``auth`` (token, cookies, Host and Origin checks), the three endpoints ``page`` (the notebook
+page), ``ws`` (the WebSocket of a tab) and ``files`` (virtual files, with HTTP byte ranges from
+``ranges``), ``registry`` (sessions and browser keys), ``session`` (what a session does, no
+HTTP), ``policy`` (what each mode lets a page send), ``replay`` (what a reconnecting tab is
+sent), ``notebook`` (the notebook a session edits and saves), ``kernels`` and ``vfiles``
+(kernels and their virtual files) and ``messages`` (the host-level message types).  May import:
+:mod:`lifecycle`, :mod:`subprocess_host.client`, :mod:`subprocess_host.channels`,
+:mod:`subprocess_host.thread_kernel`, starlette, uvicorn and pyzmq; never :mod:`pyodide_host`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from subprocess_host.server.app import create_app
+    from subprocess_host.server.config import ServerConfig, ServerOptions
+    from subprocess_host.server.runner import ServerRunner
+    from subprocess_host.server.serve import serve_notebook
+
+__all__ = ["ServerConfig", "ServerOptions", "ServerRunner", "create_app", "serve_notebook"]
+
+# The names above are imported on first use (PEP 562), so that importing a light submodule such
+# as ``subprocess_host.server.config`` (the bundle path, used by the islands and the tests) does
+# not pull in starlette, uvicorn and the kernel machinery.
+_SOURCES = {
+    "ServerConfig": "config",
+    "ServerOptions": "config",
+    "ServerRunner": "runner",
+    "create_app": "app",
+    "serve_notebook": "serve",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import an exported name from its submodule on first access (PEP 562)."""
+    source = _SOURCES.get(name)
+    if source is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{source}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

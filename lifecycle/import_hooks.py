@@ -18,16 +18,20 @@ import.  Callbacks run in the importing thread, outside this module's lock (they
 
 :class:`SharedHooks` is a set of such callbacks shared by the kernels of a process: registered
 by the first kernel, cancelled (those still pending) when the last one ends.
+
+:func:`lazy_exports` gives a package the PEP 562 ``__getattr__``/``__dir__`` that import each
+re-exported name from its submodule on first use.
 Stdlib only; imports nothing else of lifecycle.
 """
 
 from __future__ import annotations
 
+import importlib
 import importlib.abc
 import logging
 import sys
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
@@ -35,7 +39,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from importlib.machinery import ModuleSpec
     from types import ModuleType
 
-__all__ = ["PostImportFinder", "SharedHooks", "is_imported", "when_imported"]
+__all__ = ["PostImportFinder", "SharedHooks", "is_imported", "lazy_exports", "when_imported"]
 
 log = logging.getLogger("amphikernel.lifecycle")
 
@@ -214,3 +218,37 @@ class PostImportFinder(importlib.abc.MetaPathFinder):
         if spec.loader is not None and hasattr(spec.loader, "exec_module"):
             spec.loader = _HookedLoader(spec.loader, fullname)
         return spec
+
+
+def lazy_exports(
+    package: str, homes: Mapping[str, str]
+) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
+    """The module-level ``__getattr__`` and ``__dir__`` (PEP 562) of a package whose
+    re-exported names are imported from their submodules on first use.
+
+    Use: ``__getattr__, __dir__ = lazy_exports(__name__, {"slider": "inputs", ...})``.
+
+    Args:
+        package: the package's ``__name__`` (already in ``sys.modules``).
+        homes: exported name -> the submodule (relative to ``package``) defining it.
+
+    Returns:
+        ``(__getattr__, __dir__)``.  ``__getattr__(name)`` imports ``package.homes[name]``,
+        binds the value in the package (later lookups are plain attribute reads) and returns
+        it; it raises :class:`AttributeError` for a name not in ``homes``.  ``__dir__()``
+        lists the package's globals and every exported name.
+    """
+    namespace = sys.modules[package].__dict__
+
+    def __getattr__(name: str) -> Any:
+        home = homes.get(name)
+        if home is None:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(f"{package}.{home}"), name)
+        namespace[name] = value
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted(set(namespace) | set(homes))
+
+    return __getattr__, __dir__

@@ -39,8 +39,9 @@ Everything here is stdlib + msgspec, so it runs inside Pyodide.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from lifecycle.import_hooks import lazy_exports
 
 if TYPE_CHECKING:  # pragma: no cover
     from lifecycle.ui.base import UI_MIME, UIElement
@@ -81,18 +82,7 @@ _HOMES = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_HOMES))
-
+__getattr__, __dir__ = lazy_exports(__name__, _HOMES)
 
 # NO_VALUE, UIRegistry and registry_for stay importable from here (as before) but are not
 # part of ``from lifecycle.ui import *``.

@@ -14,8 +14,9 @@ sent), ``notebook`` (the notebook a session edits and saves), ``kernels`` and ``
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from lifecycle.import_hooks import lazy_exports
 
 if TYPE_CHECKING:
     from subprocess_host.server.app import create_app
@@ -37,15 +38,4 @@ _SOURCES = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """Import an exported name from its submodule on first access (PEP 562)."""
-    source = _SOURCES.get(name)
-    if source is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{source}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _SOURCES)

@@ -16,6 +16,7 @@ import queue
 import sys
 import threading
 import time
+import types
 from collections.abc import Callable
 from typing import Any
 
@@ -184,3 +185,49 @@ def statuses(notes: list[Any], cell_id: str) -> list[str]:
 
 def console(notes: list[Any], cell_id: str, stream: str = "stdout") -> str:
     return "".join(n.text for n in notes if isinstance(n, protocol.CellConsole) and n.cell_id == cell_id and n.stream == stream)
+
+
+async def run_in_thread_kernels(
+    cell: str, sync_module: str, sessions: tuple[str, ...] = ("alpha", "beta"), timeout: float = 90
+) -> dict[str, list[Any]]:
+    """Run one cell at the same time in run-mode kernel threads of this process (one
+    :class:`~subprocess_host.thread_kernel.ThreadKernel` per session) and collect what each sent.
+
+    Args:
+        cell: the cell's code; ``SESSION = "<session name>"`` is put before it.  It may
+            ``import <sync_module>`` and call ``<sync_module>.barrier.wait()`` to step in
+            lockstep with the other sessions (a :class:`threading.Barrier` for all of them).
+        sync_module: the name of that throw-away module (removed afterwards).
+        sessions: the session names.
+        timeout: seconds allowed for every run to complete.
+
+    Returns:
+        session name -> the notifications its kernel sent, in order.
+
+    Raises:
+        AssertionError: the runs did not all complete within ``timeout``.
+    """
+    from subprocess_host.thread_kernel import ThreadKernel
+
+    sync = types.ModuleType(sync_module)
+    sync.barrier = threading.Barrier(len(sessions), timeout=60)  # type: ignore[attr-defined]
+    sys.modules[sync_module] = sync
+    kernels = {name: ThreadKernel() for name in sessions}
+    notes: dict[str, list[Any]] = {name: [] for name in sessions}
+    try:
+        for name, kernel in kernels.items():
+            kernel.on_notification(lambda note, frame, name=name: notes[name].append(note))
+            await kernel.start()
+            await kernel.wait_ready(30)
+        for name, kernel in kernels.items():
+            await kernel.send(protocol.ExecuteCells(cell_ids=["c"], codes=[f"SESSION = {name!r}\n" + cell]))
+        deadline = time.monotonic() + timeout
+        while not all(any(isinstance(n, protocol.CompletedRun) for n in ns) for ns in notes.values()):
+            assert time.monotonic() < deadline, "the runs did not all complete"
+            await asyncio.sleep(0.01)
+    finally:
+        for kernel in kernels.values():
+            await kernel.shutdown()
+        sys.modules.pop(sync_module, None)
+    return notes
+

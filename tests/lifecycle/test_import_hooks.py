@@ -11,7 +11,12 @@ from types import ModuleType
 
 import pytest
 
-from lifecycle.import_hooks import PostImportFinder, SharedHooks, is_imported, when_imported
+from lifecycle.import_hooks import (
+    PostImportFinder,
+    SharedHooks,
+    is_imported,
+    when_imported,
+)
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -146,3 +151,23 @@ def test_shared_hooks_register_once_and_the_last_release_cancels(modules: Path) 
     shared.acquire(hooks)  # a new first user registers again; _hooked_g is imported: runs now
     assert listed == [1, 1] and ran == ["_hooked_f", "_hooked_f", "_hooked_g"]
     shared.release()
+
+
+def test_lazy_exports_import_a_submodule_on_first_use(modules: Path) -> None:
+    package = modules / "_hooked_lazy"
+    package.mkdir()
+    (package / "__init__.py").write_text(
+        "from lifecycle.import_hooks import lazy_exports\n"
+        "__getattr__, __dir__ = lazy_exports(__name__, {'thing': 'part'})\n"
+    )
+    (package / "part.py").write_text("thing = object()\n")
+    import _hooked_lazy  # type: ignore[import-not-found]
+
+    assert "_hooked_lazy.part" not in sys.modules
+    assert "thing" in dir(_hooked_lazy)
+    thing = _hooked_lazy.thing
+    assert thing is sys.modules["_hooked_lazy.part"].thing
+    assert vars(_hooked_lazy)["thing"] is thing  # bound: later reads are plain lookups
+    with pytest.raises(AttributeError, match="no attribute 'other'"):
+        _hooked_lazy.other  # noqa: B018
+

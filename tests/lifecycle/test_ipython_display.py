@@ -8,16 +8,12 @@ what depends on the process's first imports, and ``amphi execute`` for the ``.ip
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import re
 import subprocess
 import sys
 import textwrap
-import threading
-import time
-import types
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +22,7 @@ import pytest
 from lifecycle import protocol
 from lifecycle.kernel_lifecycle import KernelArgs
 from lifecycle.outputs import OutputCollector
-from tests.lifecycle.harness import KernelHarness, errors, statuses
+from tests.lifecycle.harness import KernelHarness, errors, run_in_thread_kernels, statuses
 
 pytest.importorskip("IPython")
 pytestmark = pytest.mark.timeout(120)
@@ -316,11 +312,6 @@ async def test_outside_kernel_cells_ipython_behaves_as_without_us(
 
 async def test_kernel_threads_get_only_their_own_outputs() -> None:
     """Two run-mode kernels (threads of this process) display and update in lockstep."""
-    from subprocess_host.thread_kernel import ThreadKernel
-
-    sync = types.ModuleType("_amphi_ipy_sync")
-    sync.barrier = threading.Barrier(2, timeout=60)  # type: ignore[attr-defined]
-    sys.modules["_amphi_ipy_sync"] = sync
     cell = """
 import _amphi_ipy_sync
 from IPython.display import display, clear_output, Markdown
@@ -332,24 +323,8 @@ for i in range(20):
 clear_output(wait=True)
 display(Markdown(SESSION + " done"))
 """
-    sessions = {"alpha": ThreadKernel(), "beta": ThreadKernel()}
-    notes: dict[str, list[Any]] = {name: [] for name in sessions}
-    try:
-        for name, kernel in sessions.items():
-            kernel.on_notification(lambda note, frame, name=name: notes[name].append(note))
-            await kernel.start()
-            await kernel.wait_ready(30)
-        for name, kernel in sessions.items():
-            await kernel.send(protocol.ExecuteCells(cell_ids=["c"], codes=[f"SESSION = {name!r}\n" + cell]))
-        deadline = time.monotonic() + 90
-        while not all(any(isinstance(n, protocol.CompletedRun) for n in ns) for ns in notes.values()):
-            assert time.monotonic() < deadline, "the two runs did not complete"
-            await asyncio.sleep(0.01)
-    finally:
-        for kernel in sessions.values():
-            await kernel.shutdown()
-        sys.modules.pop("_amphi_ipy_sync", None)
-    for name in sessions:
+    notes = await run_in_thread_kernels(cell, "_amphi_ipy_sync")
+    for name in notes:
         assert not errors(notes[name]), errors(notes[name])
         shown = [o.data["text/markdown"] for o in cell_outputs(notes[name], "c")]
         assert shown == [f"{name} start", *(f"{name} {i}" for i in range(20)), f"{name} done"]

@@ -14,9 +14,7 @@ import re
 import subprocess
 import sys
 import textwrap
-import threading
 import time
-import types
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +24,7 @@ from lifecycle import protocol
 from lifecycle.kernel_lifecycle import KernelArgs
 from lifecycle.matplotlib_backend import BACKEND
 from lifecycle.matplotlib_backend.render import png_size
-from tests.lifecycle.harness import KernelHarness, errors
+from tests.lifecycle.harness import KernelHarness, errors, run_in_thread_kernels
 
 pytest.importorskip("matplotlib")
 pytestmark = pytest.mark.timeout(120)
@@ -284,28 +282,7 @@ THREAD_CELL = textwrap.dedent("""
 
 async def test_kernel_threads_keep_their_figures_apart() -> None:
     """Two run-mode kernels (threads of this process) plot 20 figures each in lockstep."""
-    from subprocess_host.thread_kernel import ThreadKernel
-
-    sync = types.ModuleType("_amphi_mpl_sync")
-    sync.barrier = threading.Barrier(2, timeout=60)  # type: ignore[attr-defined]
-    sys.modules["_amphi_mpl_sync"] = sync
-    sessions = {"alpha": ThreadKernel(), "beta": ThreadKernel()}
-    notes: dict[str, list[Any]] = {name: [] for name in sessions}
-    try:
-        for name, kernel in sessions.items():
-            kernel.on_notification(lambda note, frame, name=name: notes[name].append(note))
-            await kernel.start()
-            await kernel.wait_ready(30)
-        for name, kernel in sessions.items():
-            await kernel.send(protocol.ExecuteCells(cell_ids=["c"], codes=[f"SESSION = {name!r}\n" + THREAD_CELL]))
-        deadline = time.monotonic() + 90
-        while not all(any(isinstance(n, protocol.CompletedRun) for n in ns) for ns in notes.values()):
-            assert time.monotonic() < deadline, "the two runs did not complete"
-            await asyncio.sleep(0.01)
-    finally:
-        for kernel in sessions.values():
-            await kernel.shutdown()
-        sys.modules.pop("_amphi_mpl_sync", None)
+    notes = await run_in_thread_kernels(THREAD_CELL, "_amphi_mpl_sync")
     for name, other in (("alpha", "beta"), ("beta", "alpha")):
         assert not errors(notes[name]), errors(notes[name])
         printed = "".join(n.text for n in notes[name] if isinstance(n, protocol.CellConsole))

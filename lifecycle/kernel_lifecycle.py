@@ -398,6 +398,7 @@ class CommandRouter:
         self.ui_queue = ui_queue
         self.interrupt = interrupt
         self.completer = completer
+        self.bad_frames = protocol.BadFrames()
 
     def submit(self, command: Any) -> None:
         """Route one decoded command."""
@@ -423,12 +424,15 @@ class CommandRouter:
         submit_command(self.control_queue, self.ui_queue, command)
 
     def submit_frame(self, frame: bytes | bytearray | memoryview) -> None:
-        """Decode a msgpack frame and route it; an undecodable frame is reported as a
-        ``kernel-error`` in order with the other commands."""
+        """Decode a msgpack frame and route it; an undecodable frame is counted
+        (``bad_frames``) and reported as a ``kernel-error`` in order with the other
+        commands, at a limited rate."""
         try:
             command = protocol.decode_command(frame)
         except protocol.CommandDecodeError as exc:
-            self.control_queue.put_nowait(exc)
+            # Counted always, reported at a limited rate (see protocol.BadFrames).
+            if self.bad_frames.admit(exc):
+                self.control_queue.put_nowait(exc)
             return
         self.submit(command)
 

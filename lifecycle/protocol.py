@@ -25,6 +25,8 @@ from typing import Any, Literal, Union
 
 import msgspec
 
+from lifecycle.msgpack_depth import nested_too_deep
+
 PROTOCOL_VERSION = 1
 """Integer protocol version, announced by the kernel on its ready line and ``kernel-ready``."""
 
@@ -391,12 +393,20 @@ class CommandDecodeError(ProtocolError):
     def __init__(self, reason: str, command_type: str | None = None) -> None:
         self.reason = reason
         self.command_type = command_type
+        self.suppressed = 0
+        """Bad frames not reported just before this one (set by :meth:`BadFrames.admit`)."""
+        self.total = 0
+        """This frame's number among the bad frames the peer counted (0: not counted)."""
         what = f"command {command_type!r}" if command_type else "command"
         super().__init__(f"invalid {what}: {reason}")
 
     def to_notification(self) -> KernelError:
         """The ``kernel-error`` notification that reports this error to the host."""
-        return KernelError(message=str(self), command_type=self.command_type, detail=self.reason)
+        detail = self.reason
+        if self.total:
+            detail += f" (bad frame {self.total}"
+            detail += f"; {self.suppressed} before it not reported)" if self.suppressed else ")"
+        return KernelError(message=str(self), command_type=self.command_type, detail=detail)
 
 
 def encode(message: msgspec.Struct) -> bytes:
@@ -407,10 +417,13 @@ def encode(message: msgspec.Struct) -> bytes:
 
 
 def _peek_type(frame: bytes) -> str | None:
-    """The ``type`` field of a frame, or ``None`` if the frame is not a msgpack map with one."""
+    """The ``type`` field of a frame, or ``None`` if the frame is not a msgpack map with one
+    (never raises)."""
+    if _refuse_deep(frame):
+        return None
     try:
         raw = _raw_decoder.decode(frame)
-    except (msgspec.DecodeError, ValueError, TypeError):
+    except Exception:  # any undecodable frame simply has no readable type
         return None
     if isinstance(raw, dict):
         tag = raw.get("type")
@@ -418,14 +431,44 @@ def _peek_type(frame: bytes) -> str | None:
     return None
 
 
+def _malformed_reason(exc: BaseException) -> str:
+    """Why raw bytes are not a msgpack frame, for an error message."""
+    if isinstance(exc, RecursionError):
+        return "malformed msgpack frame (nested too deeply)"
+    if isinstance(exc, UnicodeError):
+        return f"malformed msgpack frame (a string is not valid UTF-8: {exc})"
+    if isinstance(exc, MemoryError):
+        return "malformed msgpack frame (too large to decode)"
+    if isinstance(exc, msgspec.DecodeError):
+        return f"malformed msgpack frame ({exc})"
+    return f"malformed msgpack frame ({type(exc).__name__}: {exc})"
+
+
+MAX_NESTING = 500
+"""Deepest container nesting a frame may have where the decoder cannot refuse deeper frames
+itself (see :func:`nested_too_deep`)."""
+
+_CHECK_NESTING = sys.platform == "emscripten"
+"""In Pyodide, msgspec decoding a frame nested a few thousand levels deep overflows the
+WebAssembly stack (a fatal error that ends the runtime) before Python's recursion check
+fires; on CPython msgspec raises ``RecursionError``, which the decoders report."""
+
+def _refuse_deep(frame: bytes | bytearray | memoryview) -> bool:
+    return _CHECK_NESTING and nested_too_deep(frame, MAX_NESTING)
+
+
 def decode_command(frame: bytes | bytearray | memoryview) -> Command:
-    """Decode one msgpack command frame.
+    """Decode one msgpack command frame.  Never raises anything but
+    :class:`CommandDecodeError`, whatever the bytes (fuzzed in ``tests/fuzz``).
 
     Raises:
-        CommandDecodeError: truncated or non-msgpack bytes, a frame that is not a map, an
-            unknown ``type``, or a known type whose fields fail validation (missing required
-            field, wrong type).  The message names the type and the reason.
+        CommandDecodeError: truncated or non-msgpack bytes, a string that is not UTF-8, a
+            frame nested too deeply, a frame that is not a map, an unknown ``type``, or a
+            known type whose fields fail validation (missing required field, wrong type).
+            The message names the type (when it can be read) and the reason.
     """
+    if _refuse_deep(frame):
+        raise CommandDecodeError(f"malformed msgpack frame (nested more than {MAX_NESTING} levels deep)")
     try:
         return _command_decoder.decode(frame)
     except msgspec.ValidationError as exc:
@@ -433,19 +476,23 @@ def decode_command(frame: bytes | bytearray | memoryview) -> Command:
         if tag is not None and tag not in COMMAND_TYPES:
             raise CommandDecodeError(f"unknown command type {tag!r}", tag) from None
         raise CommandDecodeError(str(exc), tag) from None
-    except msgspec.DecodeError as exc:
-        raise CommandDecodeError(f"malformed msgpack frame ({exc})") from None
+    except Exception as exc:  # DecodeError, UnicodeDecodeError, RecursionError...
+        raise CommandDecodeError(_malformed_reason(exc)) from None
 
 
 def decode_notification(frame: bytes | bytearray | memoryview) -> Notification | UnknownNotification:
-    """Decode one msgpack notification frame.
+    """Decode one msgpack notification frame.  Never raises anything but
+    :class:`ProtocolError`, whatever the bytes.
 
     A frame whose ``type`` is not known to this version becomes an
     :class:`UnknownNotification` (tag + raw bytes).
 
     Raises:
-        ProtocolError: malformed msgpack, or a known type that fails validation.
+        ProtocolError: malformed msgpack (truncated, invalid UTF-8, nested too deeply...), or
+            a known type that fails validation.
     """
+    if _refuse_deep(frame):
+        raise ProtocolError(f"malformed msgpack frame (nested more than {MAX_NESTING} levels deep)")
     try:
         return _notification_decoder.decode(frame)
     except msgspec.ValidationError as exc:
@@ -454,8 +501,61 @@ def decode_notification(frame: bytes | bytearray | memoryview) -> Notification |
         if tag is not None and tag not in NOTIFICATION_TYPES:
             return UnknownNotification(type=tag, raw=data)
         raise ProtocolError(f"invalid notification {tag!r}: {exc}") from None
-    except msgspec.DecodeError as exc:
-        raise ProtocolError(f"malformed msgpack frame ({exc})") from None
+    except Exception as exc:  # DecodeError, UnicodeDecodeError, RecursionError...
+        raise ProtocolError(_malformed_reason(exc)) from None
+
+
+class BadFrames:
+    """Counts the undecodable frames one peer received and rate-limits the error
+    notifications about them (a token bucket), so a flood of bad frames costs the peer
+    neither a flood of notifications nor unbounded queues.
+
+    Every bad frame is counted (:attr:`count`); :meth:`admit` says whether this one may be
+    reported.  A report made after some were suppressed says how many
+    (:attr:`CommandDecodeError.suppressed`).
+
+    Args:
+        burst: reports allowed back to back.
+        per_second: reports allowed per second in the long run.
+        clock: monotonic clock in seconds (for tests).
+    """
+
+    def __init__(self, burst: int = 20, per_second: float = 2.0, clock: Any = None) -> None:
+        import time
+
+        self.burst = burst
+        self.per_second = per_second
+        self._clock = clock or time.monotonic
+        self._tokens = float(burst)
+        self._last = self._clock()
+        self.count = 0
+        """Bad frames received in all."""
+        self.reported = 0
+        """Bad frames reported."""
+        self._suppressed = 0
+
+    @property
+    def suppressed(self) -> int:
+        """Bad frames counted but not reported so far."""
+        return self.count - self.reported
+
+    def admit(self, error: ProtocolError | None = None) -> bool:
+        """Count one bad frame; ``True`` if it may be reported now.  When ``error`` is a
+        :class:`CommandDecodeError` it learns its number among the bad frames and how many
+        were suppressed before it (both end up in its notification's ``detail``)."""
+        self.count += 1
+        now = self._clock()
+        self._tokens = min(float(self.burst), self._tokens + (now - self._last) * self.per_second)
+        self._last = now
+        if self._tokens < 1.0:
+            self._suppressed += 1
+            return False
+        self._tokens -= 1.0
+        self.reported += 1
+        if isinstance(error, CommandDecodeError):
+            error.suppressed, error.total = self._suppressed, self.count
+        self._suppressed = 0
+        return True
 
 
 def json_schema() -> dict[str, Any]:

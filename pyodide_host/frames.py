@@ -27,7 +27,7 @@ __all__ = [
     "save_request_text",
 ]
 
-HOST_TYPES = frozenset({"restart-kernel", "save-notebook"})
+HOST_TYPES = frozenset({"restart-kernel", "save-notebook", "push-virtual-files"})
 """Frame types the session answers itself instead of handing them to the kernel."""
 
 
@@ -71,7 +71,7 @@ def peek(data: bytes | bytearray | memoryview) -> Peek | None:
     """The ``type`` and ``request_id`` of a frame, or ``None`` when it does not decode."""
     try:
         return _peek_decoder.decode(data)
-    except (msgspec.DecodeError, msgspec.ValidationError):
+    except Exception:  # DecodeError, UnicodeDecodeError (a string not UTF-8), RecursionError
         return None
 
 
@@ -86,10 +86,14 @@ def one_line(exc: BaseException) -> str:
     return text if len(text) <= 500 else text[:497] + "..."
 
 
-def save_request_text(frame: bytes | bytearray | memoryview) -> tuple[str, str]:
+def save_request_text(frame: bytes | bytearray | memoryview, original: str | None = None) -> tuple[str, str]:
     """The cells of a ``save-notebook`` frame as a percent-format ``.py``:
-    ``(text, "")``, or ``("", why)`` when they cannot be written in that format."""
-    from lifecycle.notebook import Cell, Notebook, NotebookFormatError, dumps_percent
+    ``(text, "")``, or ``("", why)`` when they cannot be written in that format.  With
+    ``original`` (the notebook file's text as the site holds it), only the cells that changed
+    are rewritten: its header (docstring, PEP 723 block, comments) and untouched cells stay
+    byte for byte (:func:`lifecycle.notebook.splice.splice_percent`)."""
+    from lifecycle.notebook import Cell, Notebook, dumps_percent
+    from lifecycle.notebook.splice import splice_percent
 
     try:
         request = _save_decoder.decode(frame)
@@ -98,8 +102,10 @@ def save_request_text(frame: bytes | bytearray | memoryview) -> tuple[str, str]:
                  source=c.source, name=c.name, options=dict(c.options))
             for c in request.cells
         ]  # fmt: skip
+        if original is not None:
+            return splice_percent(original, cells), ""
         return dumps_percent(Notebook(cells=cells)), ""
-    except (msgspec.DecodeError, msgspec.ValidationError, NotebookFormatError) as exc:
+    except Exception as exc:  # DecodeError, NotebookFormatError, UnicodeDecodeError, RecursionError
         return "", one_line(exc)
 
 

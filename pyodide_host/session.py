@@ -23,7 +23,9 @@ cancelled (one thread): the page interrupts it first (interrupt buffer).
 
 Host-level frames (not kernel commands) handled here like the local server does:
 ``restart-kernel`` -> ``kernel-restarted`` (after the new ``kernel-ready``), ``save-notebook``
--> ``notebook-saved`` with ``ok: false`` (a page in a browser has no file to write).
+-> ``notebook-saved`` with ``ok: false`` (a page in a browser has no file to write);
+``push-virtual-files`` -> every virtual file's bytes follow its creation as a
+``virtual-file-data`` frame (pages without a service worker: :mod:`pyodide_host.file_push`).
 
 ``input()``: with ``wait_reply`` (a synchronous function the page provides when it is
 cross-origin isolated: ``SharedArrayBuffer`` + ``Atomics.wait``), the cell blocks until the
@@ -58,6 +60,7 @@ from lifecycle import protocol
 from lifecycle.kernel import Kernel
 from lifecycle.kernel_lifecycle import KernelArgs, KernelRuntime, asyncio_queue_reader, serve
 from lifecycle.stdin import StdinBroker
+from pyodide_host.file_push import PUSH_COMMAND, FilePusher
 from pyodide_host.frames import (
     HOST_TYPES,
     Peek,
@@ -125,6 +128,9 @@ class Session:
         load_from_lock: ``async (lock package names) -> None`` (default in Pyodide:
             ``pyodide.loadPackage``).
         filename: the notebook's file name, for the download offered instead of saving.
+        source_text: the notebook file's text as the site holds it (percent ``.py``): the
+            download keeps its header and untouched cells byte for byte; ``None``: the cells
+            are written out in the standard layout.
     """
 
     def __init__(
@@ -141,8 +147,10 @@ class Session:
         import_map: dict[str, str] | None = None,
         load_from_lock: Callable[[list[str]], Any] | None = None,
         filename: str = "notebook.py",
+        source_text: str | None = None,
     ) -> None:
         self._send = send
+        self.source_text = source_text
         self.auto_install = auto_install
         self.import_map = dict(import_map or {})
         self._load_from_lock = load_from_lock
@@ -161,6 +169,9 @@ class Session:
         self._ui: asyncio.Queue[Any] = asyncio.Queue()
         self._after_ready: list[bytes] = []
         self.closed = False
+        self.file_push = FilePusher(self.send_frame)
+        """Sends virtual files to the page once it asks (``push-virtual-files``; see
+        :mod:`pyodide_host.file_push`)."""
 
     # ------------------------------------------------------------------ frames out
     def emit(self, notification: Any) -> None:
@@ -240,6 +251,7 @@ class Session:
             if loader is None and sys.platform == "emscripten":
                 loader = _load_from_lock
             kernel.hooks.before_cell.append(ImportInstaller(install, import_map=self.import_map, load_from_lock=loader))
+        self.file_push.attach(runtime.virtual_files)
         if self._after_ready:
             frames, self._after_ready = self._after_ready, []
             loop = asyncio.get_event_loop()
@@ -273,9 +285,21 @@ class Session:
         """Take one msgpack frame from the page: a kernel command, or a host-level message
         (``restart-kernel``, ``save-notebook``).  Never raises for bad input: an undecodable
         command is answered with ``kernel-error``."""
-        data = as_bytes(frame)
-        head = peek(data)
-        if head is not None and head.type in HOST_TYPES:
+        try:
+            self._handle_frame(frame)
+        except Exception:  # never let a page's frame end the worker's entry point
+            log.exception("a frame from the page could not be handled")
+
+    def _handle_frame(self, frame: Any) -> None:
+        try:
+            data = as_bytes(frame)
+        except TypeError as exc:
+            self.send_frame(protocol.encode(protocol.KernelError(message=str(exc))))
+            return
+        # A frame nested too deeply is not peeked (msgspec would overflow the WebAssembly
+        # stack): it goes on to decode_command, which refuses it.
+        head = None if protocol.nested_too_deep(data) else peek(data)
+        if head is not None and isinstance(head.type, str) and head.type in HOST_TYPES:
             self._host_message(head, data)
             return
         router = self.runtime.router if self.runtime is not None else None
@@ -300,6 +324,8 @@ class Session:
                 return
             self._after_ready.append(host_frame("kernel-restarted", ok=True, error="", request_id=request_id))
             self.restart()
+        elif head.type == PUSH_COMMAND:
+            self.file_push.enable(self.runtime.virtual_files if self.runtime is not None else None)
         elif head.type == "save-notebook":
             content, problem = self.notebook_text(data)
             self.send_frame(host_frame(
@@ -312,7 +338,7 @@ class Session:
     def notebook_text(self, frame: bytes | bytearray | memoryview) -> tuple[str, str]:
         """The cells of a ``save-notebook`` frame as a percent-format ``.py``:
         ``(text, "")``, or ``("", why)`` when they cannot be written in that format."""
-        return save_request_text(frame)
+        return save_request_text(frame, self.source_text)
 
     # ------------------------------------------------------------------ virtual files
     def read_file(self, url: str) -> tuple[bytes, str] | None:
@@ -365,6 +391,7 @@ def create_session(
     filename: str = "notebook.py",
     patch_http: bool = True,
     sleep: Any = None,
+    source_text: Any = None,
 ) -> Session:
     """Create (and start) a session from JavaScript values (inside Pyodide).
 
@@ -389,6 +416,8 @@ def create_session(
             ``time.sleep``.  Pyodide's own ``time.sleep`` suspends the cell and runs the event
             loop meanwhile, so an interrupt would land in whatever other Python code runs
             then instead of in the sleeping cell.
+        source_text: the notebook file's text (a JS string; ``null``/``undefined``: none),
+            see :class:`Session`.
     """
     sender = frame_sender(send)
     replier = input_replier(wait_reply)
@@ -411,6 +440,7 @@ def create_session(
         auto_install=bool(auto_install),
         import_map={str(k): str(v) for k, v in dict(import_map or {}).items()},
         filename=str(filename),
+        source_text=None if source_text is None or is_js_nullish(source_text) else str(source_text),
     )
     global _current
     _current = session

@@ -96,8 +96,16 @@ def cmd_execute(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from subprocess_host.server import ServerOptions, serve_notebook
 
+    notebooks = args.notebook if isinstance(args.notebook, list) else [args.notebook]
+    if args.mode == "run" and (len(notebooks) > 1 or Path(notebooks[0]).is_dir()):
+        from subprocess_host.apps.serve import serve_apps  # one OS process per notebook app
+
+        return serve_apps([Path(n) for n in notebooks], watch=args.watch, host=args.host, port=args.port,
+                          token=args.token, no_token=args.no_token, python=args.python)
+    if getattr(args, "watch", False):
+        raise CliError("--watch needs a directory")
     options = ServerOptions(
-        mode=args.mode, notebook=Path(args.notebook), host=args.host, port=args.port,
+        mode=args.mode, notebook=Path(notebooks[0]), host=args.host, port=args.port,
         token=args.token, no_token=args.no_token, python=args.python, open_browser=not args.no_browser,
     )
     return serve_notebook(options)
@@ -140,6 +148,7 @@ def cmd_export(args: argparse.Namespace) -> int:
                 detect_imports=not args.no_detect_imports, timeout=args.timeout, progress=bar,
                 run_notebook=run_in_subprocess, pyodide_dir=args.pyodide_dir,
                 on_bytes=bar.download, notice=bar.notice,
+                memory_snapshot=not args.no_memory_snapshot,
             )  # fmt: skip
     except BuildError as exc:
         raise CliError(str(exc)) from None
@@ -167,7 +176,12 @@ def build_parser() -> argparse.ArgumentParser:
     for mode, text in (("edit", "open a notebook for editing in the browser (kernel in a subprocess)"),
                        ("run", "serve a notebook as an app: each reader gets its own kernel; code is read-only")):
         sp = sub.add_parser(mode, help=text)
-        sp.add_argument("notebook", help="a percent-format .py or an .ipynb (created if missing, edit mode)")
+        if mode == "run":
+            sp.add_argument("notebook", nargs="+", help="a percent-format .py or an .ipynb; several notebooks or a "
+                            "directory serve each as an app with its own process, listed on an index page")
+            sp.add_argument("--watch", action="store_true", help="with a directory: pick up added and removed notebooks")
+        else:
+            sp.add_argument("notebook", help="a percent-format .py or an .ipynb (created if missing, edit mode)")
         sp.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
         sp.add_argument("--port", type=int, default=0, help="port (default: a free one)")
         sp.add_argument("--token", help="access token (default: a random one, printed in the URL)")
@@ -189,6 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
     hw.add_argument("-r", "--requirement", action="append", default=[], metavar="REQ", help="an extra requirement to ship (repeatable), e.g. tabulate==0.9.0")
     hw.add_argument("--index-url", action="append", default=[], metavar="URL", help="a package index micropip may use after the site's own (repeatable)")
     hw.add_argument("--no-detect-imports", action="store_true", help="do not ship the PyPI packages the cells import")
+    hw.add_argument("--no-memory-snapshot", action="store_true", help="do not make the Python memory snapshot pages start from (made with Node.js)")
     hw.add_argument("--timeout", type=float, default=600, help="seconds allowed for the --include-outputs run (default 600)")
     hw.add_argument("--pyodide-dir", metavar="DIR", help="take the pinned Pyodide runtime and wheels from DIR (as downloaded: pyodide-<version>.tgz or unpacked, and the .whl files) before the cache and the network")
     hw.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no notes on stderr")
@@ -196,6 +211,10 @@ def build_parser() -> argparse.ArgumentParser:
     nw = sub.add_parser("new", help="create an empty notebook")
     nw.add_argument("notebook")
     nw.set_defaults(func=cmd_new)
+    # amphi jupyter install | uninstall (the module imports no jupyter_client)
+    from subprocess_host.jupyter.kernelspec import add_parser as add_jupyter_parser
+
+    add_jupyter_parser(sub)
     return parser
 
 

@@ -162,6 +162,8 @@ class KernelClient:
         self._stopped = asyncio.Event()
         self.running_cells: set[str] = set()
         self.dead = False
+        self.bad_frames = protocol.BadFrames()
+        """Undecodable frames received from the kernel (``bad_frames.count``)."""
 
     # ------------------------------------------------------------------- start
     async def start(self) -> None:
@@ -264,7 +266,9 @@ class KernelClient:
         try:
             note = protocol.decode_notification(frame)
         except protocol.ProtocolError as exc:
-            log.error("dropping an undecodable frame from the kernel: %s", exc)
+            if self.bad_frames.admit(exc):  # every one counted, logged at a limited rate
+                log.error("dropping an undecodable frame from the kernel (%d so far): %s",
+                          self.bad_frames.count, exc)
             return
         if isinstance(note, protocol.CellStatus):
             if note.status == "running":

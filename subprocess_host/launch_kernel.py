@@ -14,6 +14,7 @@ closing its sockets, so nothing sent before the stop is lost.
 
 from __future__ import annotations
 
+import logging
 import os
 import queue
 import signal
@@ -29,6 +30,8 @@ from subprocess_host.channels import IN_CHANNELS, ChannelAddresses
 
 ACK_TIMEOUT = 1.0
 """Seconds to wait for the host's ``stopped-ack`` before closing anyway."""
+
+log = logging.getLogger("amphikernel.kernel")
 
 CAPABILITIES = ["interrupt", "stdin", "virtual-files", "completion", "fd-console"]
 
@@ -121,6 +124,7 @@ class _KernelProcess:
         self.runtime: KernelRuntime | None = None
         self.reader: threading.Thread | None = None
         self._completion: Any = None
+        self.bad_frames = protocol.BadFrames()
 
     # ---------------------------------------------------------------- channels
     def emit(self, note: Any) -> None:
@@ -141,13 +145,20 @@ class _KernelProcess:
                 if sock in events:
                     # One frame per readable socket, then poll again: it returns at once while
                     # more are waiting, and the GIL is free as soon as the queue is empty.
-                    self._route(sock.recv(copy=True))
+                    frame = sock.recv(copy=True)
+                    try:
+                        self._route(frame)
+                    except Exception:  # never let one frame end the reader: the kernel would go deaf
+                        log.exception("error while routing a %d-byte frame", len(frame))
 
     def _route(self, frame: bytes) -> None:
         try:
             command = protocol.decode_command(frame)
         except protocol.CommandDecodeError as exc:
-            self.control.put(exc)
+            # Every bad frame is counted; reports are rate-limited so a flood of them neither
+            # floods the host nor grows the control queue.
+            if self.bad_frames.admit(exc):
+                self.control.put(exc)
             return
         if isinstance(command, protocol.StoppedAck):
             self.acked.set()

@@ -11,6 +11,7 @@ loop with ``call_soon_threadsafe``.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import ctypes
 import itertools
@@ -62,6 +63,8 @@ class ThreadKernel:
         self.dead = False
         self._finished = threading.Event()
         self._returncode: int | None = None
+        self._outbox: collections.deque[tuple[Any, bytes]] = collections.deque()
+        self._drain_scheduled = False
 
     # ------------------------------------------------------------------- start
     async def start(self) -> None:
@@ -76,12 +79,24 @@ class ThreadKernel:
         self._thread.start()
 
     def _emit(self, note: Any) -> None:
+        # Notifications queue up; the event loop is woken once per batch (one self-pipe
+        # write instead of one per notification: a run sends ~6), and drains them in order.
         frame = protocol.encode(note)
         loop = self._loop
         if loop is None or loop.is_closed():
             return
-        with contextlib.suppress(RuntimeError):  # loop closed meanwhile
-            loop.call_soon_threadsafe(self._dispatch, note, frame)
+        self._outbox.append((note, frame))
+        if not self._drain_scheduled:
+            self._drain_scheduled = True
+            with contextlib.suppress(RuntimeError):  # loop closed meanwhile
+                loop.call_soon_threadsafe(self._drain)
+
+    def _drain(self) -> None:
+        self._drain_scheduled = False  # before draining: a note added meanwhile schedules again
+        outbox = self._outbox
+        while outbox:
+            note, frame = outbox.popleft()
+            self._dispatch(note, frame)
 
     def _dispatch(self, note: Any, frame: bytes) -> None:
         if isinstance(note, protocol.KernelReady) and self._ready is not None and not self._ready.done():
@@ -110,8 +125,7 @@ class ThreadKernel:
             try:
                 log.error("kernel thread %s failed: %r", self.name, exc)
                 note = protocol.KernelDied(returncode=1, reason=repr(exc))
-                if self._loop is not None and not self._loop.is_closed():
-                    self._loop.call_soon_threadsafe(self._dispatch, note, protocol.encode(note))
+                self._emit(note)  # after every notification already queued
             except BaseException:
                 pass
         finally:

@@ -33,7 +33,8 @@ def complete(
         ``(start, completions)``: ``start`` is the offset where the word being completed
         begins (replace ``code[start:cursor]`` with a completion's ``name``); public names come
         before ``_private`` ones unless the typed prefix starts with ``_``.  When jedi is not
-        installed, :func:`fallback_complete` answers instead.
+        installed, or raises (e.g. on an unreadable cache), :func:`fallback_complete` answers
+        instead.
 
     Never raises: on any failure (including unexpected argument types) it logs at debug level
     and returns ``(cursor, [])`` with ``cursor`` clamped when possible.
@@ -49,9 +50,17 @@ def complete(
         jedi = _load_jedi()
         if jedi is None:
             return fallback_complete(code, cursor, ns, limit=limit)
-        return _jedi_complete(jedi, code, cursor, ns, limit, started)
     except Exception:
         logger.debug("completion failed at offset %d", cursor, exc_info=True)
+        return cursor, []
+    try:
+        return _jedi_complete(jedi, code, cursor, ns, limit, started)
+    except Exception:
+        logger.debug("jedi failed at offset %d; using the fallback completer", cursor, exc_info=True)
+    try:
+        return fallback_complete(code, cursor, ns, limit=limit)
+    except Exception:
+        logger.debug("fallback completion failed at offset %d", cursor, exc_info=True)
         return cursor, []
 
 

@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 from lifecycle import protocol
+from lifecycle.completion.cache_guard import tolerate_corrupt_cache
 from lifecycle.completion.formatting import _first_doc_line, _is_private
 from lifecycle.completion.hardening import _completing, _harden_jedi
 from lifecycle.completion.request import _line_column
@@ -46,6 +47,7 @@ def _load_jedi() -> Any:
                     jedi = None
                 else:
                     _harden_jedi()
+                    tolerate_corrupt_cache()
                 _jedi_module = jedi
                 _jedi_checked = True
     return _jedi_module

@@ -9,6 +9,7 @@ re-running the cells that shadow a name.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -72,11 +73,14 @@ class Materializer:
                 return order, cycle_errors
             in_order = set(order)
             extra: set[str] = set()
+            contrib = self._contrib
             for cid in order:
                 for name in graph.cells[cid].analysis.defs:
                     definers = graph._definers[name]
+                    if definers[-1] == cid:  # no later definer (the common case)
+                        continue
                     for later in definers[definers.index(cid) + 1 :]:
-                        if later not in in_order and self._contrib.get(later, {}).get(name) is INHERIT:
+                        if later not in in_order and contrib.get(later, {}).get(name) is INHERIT:
                             extra.add(later)
             if not extra:
                 return order, cycle_errors
@@ -90,18 +94,11 @@ class Materializer:
         if cid is None:
             index = len(definers)
         else:
-            pos = self.graph.position(cid)
-            index = 0
-            lo, hi = 0, len(definers)
-            while lo < hi:
-                mid = (lo + hi) // 2
-                if self.graph.position(definers[mid]) < pos:
-                    lo = mid + 1
-                else:
-                    hi = mid
-            index = lo
+            positions = self.graph._pos
+            index = bisect_left(definers, positions[cid], key=positions.__getitem__)
+        contribs = self._contrib
         for i in range(index - 1, -1, -1):
-            contrib = self._contrib.get(definers[i])
+            contrib = contribs.get(definers[i])
             if contrib is not None and name in contrib and contrib[name] is not INHERIT:
                 return contrib[name]
         return ABSENT

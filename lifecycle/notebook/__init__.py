@@ -2,8 +2,9 @@
 
 This package holds the shared cell model (:mod:`.model`: :class:`Cell`, :class:`Notebook`,
 :class:`NotebookFormatError`), the notebook-level metadata and semantics (:mod:`.metadata`), the
-percent format (:mod:`.percent`), ipynb (:mod:`.ipynb`) and reading, writing and converting
-files (:mod:`.files`).  It is the bottom lifecycle layer next to :mod:`lifecycle.protocol`: it
+percent format (:mod:`.percent`), edited cells written back into a percent file's own text
+(:mod:`.splice`), ipynb (:mod:`.ipynb`) and reading, writing and converting files
+(:mod:`.files`).  It is the bottom lifecycle layer next to :mod:`lifecycle.protocol`: it
 imports the standard library and msgspec only (no other lifecycle module; never zmq, starlette,
 uvicorn, js, pyodide, subprocess_host or pyodide_host).
 

@@ -47,7 +47,8 @@ def loads_ipynb(text: str | bytes) -> Notebook:
     (``image/png``...) base64-decoded to ``bytes``.  Our own metadata entries become
     ``Notebook.header`` and ``Cell.name``/``Cell.options``.
 
-    Raises :class:`NotebookFormatError`: invalid JSON (with its line), nbformat other than 4,
+    Raises :class:`NotebookFormatError`: invalid JSON (with its line; or nested too deeply),
+    not UTF-8, nbformat other than 4,
     ``cells`` not a list, a cell or output that is not an object, a ``source`` or ``metadata``
     of the wrong type.
     """
@@ -59,6 +60,8 @@ def loads_ipynb(text: str | bytes) -> Notebook:
         ) from exc
     except UnicodeDecodeError as exc:
         raise NotebookFormatError(f"not UTF-8 text: {exc.reason} at byte {exc.start}") from exc
+    except RecursionError:
+        raise NotebookFormatError("invalid JSON: nested too deeply") from None
     if not isinstance(doc, dict):
         raise NotebookFormatError(f"a notebook is a JSON object, not {_json_type(doc)}")
     major = doc.get("nbformat")

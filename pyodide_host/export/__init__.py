@@ -1,6 +1,7 @@
 """Static sites that run notebooks in the browser (CPython side; not shipped in the Pyodide
 wheel): the runtime writer (:mod:`~pyodide_host.export.assets`), the extra wheels of a site
-(:mod:`~pyodide_host.export.wheels`), what a notebook brings to it
+(:mod:`~pyodide_host.export.wheels`; ``anywidget``, ``wigglystuff`` and their Pyodide
+dependencies as hash-pinned files: :mod:`~pyodide_host.export.pinned`), what a notebook brings to it
 (:mod:`~pyodide_host.export.notebook`), the ``index.html`` (:mod:`~pyodide_host.export.page`)
 and ``amphi export html-wasm`` (:mod:`~pyodide_host.export.html_wasm`), over
 :mod:`~pyodide_host.export.common`.  It may import the standard library, msgspec,

@@ -56,6 +56,9 @@ class ExportResult:
     requirements: list[str] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
     failed_cells: list[str] = field(default_factory=list)
+    snapshot: Any = None
+    """The :class:`~pyodide_host.build.snapshot.SnapshotInfo` of the memory snapshot written,
+    or ``None``."""
 
 
 def export_html_wasm(
@@ -74,6 +77,7 @@ def export_html_wasm(
     pyodide_dir: Path | str | None = None,
     on_bytes: OnBytes | None = None,
     notice: Notice | None = None,
+    memory_snapshot: bool = True,
 ) -> ExportResult:
     """Export a notebook as a self-contained static site that runs it in the browser.
 
@@ -81,7 +85,8 @@ def export_html_wasm(
         notebook: a percent-format ``.py`` or an ``.ipynb``.
         out: the site directory (created; files of an earlier export are replaced).
         mode: ``"run"`` (an app: outputs only) or ``"edit"`` (the editor; saving is not
-            possible in a browser, the page offers a download of the ``.py`` instead).
+            possible in a browser, the page offers a download of the ``.py`` instead, which
+            keeps the file's header and unedited cells byte for byte).
         include_outputs: run the notebook now (kernel subprocess, with ``run_notebook``) and
             ship its outputs, shown before Python is ready in the browser.
         requirements: extra PEP 508 requirements to ship (with their dependencies).
@@ -98,7 +103,11 @@ def export_html_wasm(
         pyodide_dir: a local folder holding the pinned runtime and wheels (``--pyodide-dir``;
             see :func:`~pyodide_host.export.runtime.locate_runtime`).
         on_bytes: download progress callback (:data:`~pyodide_host.export.fetch.OnBytes`).
-        notice: called with one-line notices (a damaged cache entry fetched again).
+        notice: called with one-line notices (a damaged cache entry fetched again, no memory
+            snapshot made).
+        memory_snapshot: also write the runtime's memory snapshot (Node.js at export time;
+            :mod:`pyodide_host.export.snapshot`): pages restore Python with msgspec, amphikernel
+            and the notebook's importable modules already imported instead of booting it.
 
     Returns:
         An :class:`ExportResult`.
@@ -151,6 +160,12 @@ def export_html_wasm(
         report(progress, message, None if fraction is None else 0.05 + share * fraction)
 
     assets = write_runtime(out, requirements=wanted, progress=runtime_progress, runtime=located)
+    snapshot = None
+    if memory_snapshot:
+        from pyodide_host.export.snapshot import add_memory_snapshot, notebook_imports
+
+        report(progress, "making the Python memory snapshot", 0.66 if include_outputs else 0.9)
+        snapshot = add_memory_snapshot(out / assets.pyodide_index, imports=notebook_imports(nb), notice=notice)
     failed: list[str] = []
     outputs_url: str | None = None
     if include_outputs and run_notebook is not None:
@@ -195,6 +210,10 @@ def export_html_wasm(
     }
     if outputs_url:
         worker_options["outputsURL"] = outputs_url
+    if snapshot is None:  # none in the site: the worker need not look for one
+        worker_options["memorySnapshot"] = False
+    if mode == "edit":  # the download keeps the file's header and unedited cells as they are
+        worker_options["sourceURL"] = source_name
     config = {
         "transport": "worker",
         "worker": assets.worker,
@@ -215,4 +234,5 @@ def export_html_wasm(
         requirements=list(wanted),
         skipped=skipped,
         failed_cells=failed,
+        snapshot=snapshot,
     )

@@ -28,7 +28,8 @@ from pyodide_host.build.common import (
 )
 from pyodide_host.build.runtime import RuntimeInfo
 from pyodide_host.build.wheels import check_compatible, wheel_parts
-from pyodide_host.export.common import ExportError
+from pyodide_host.export.common import ExportError, requirement_name
+from pyodide_host.export.pinned import fetch_pinned, split_pinned
 
 __all__ = ["pip_download", "precompile", "resolvable", "resolve_requirements"]
 
@@ -59,7 +60,10 @@ def resolve_requirements(
     """Download wheels for ``requirements`` and their dependencies for Pyodide's platform
     (pure wheels, or ``pyemscripten`` wheels of this runtime) from the configured package
     index (PyPI), cached in ``layout.root/export-wheels`` (a repeated export of the same
-    requirements does not touch the network).
+    requirements does not touch the network).  Requirements served by
+    :data:`~pyodide_host.export.pinned.PINNED_WHEELS` (``anywidget``, ``wigglystuff``...)
+    come from those hash-pinned files with their Pyodide dependencies instead, in
+    ``layout.root/downloads``.
 
     Args:
         requirements: PEP 508 requirement strings (``"tabulate==0.9.0"``).
@@ -71,10 +75,19 @@ def resolve_requirements(
         One wheel per project, sorted by file name.
 
     Raises:
-        ExportError: pip cannot resolve them (the message names pip's error).
+        ExportError: pip cannot resolve them (the message names pip's error), or a pinned
+            wheel cannot be downloaded or does not match its sha256.
     """
     if not requirements:
         return []
+    # anywidget, wigglystuff and what they need: hash-pinned files, not pip (see .pinned).
+    pinned_names, requirements = split_pinned(requirements)
+    pinned, unpinned = fetch_pinned(pinned_names, runtime, layout.root) if pinned_names else ([], [])
+    pinned_projects = {wheel_parts(p.name)[0] for p in pinned}
+    requirements = [*requirements, *(d for d in unpinned if d not in {requirement_name(r) for r in requirements})]
+    excluded = {normalize(n) for n in exclude}
+    if not requirements:
+        return [p for p in pinned if wheel_parts(p.name)[0] not in excluded]
     cache = layout.root / "export-wheels"
     cache.mkdir(parents=True, exist_ok=True)
     key = hashlib.sha256(
@@ -95,15 +108,14 @@ def resolve_requirements(
             for name in files:
                 shutil.copyfile(Path(tmp) / name, cache / name)
         manifest.write_text(json.dumps(files))
-    excluded = {normalize(n) for n in exclude}
-    out = []
+    out = [p for p in pinned if wheel_parts(p.name)[0] not in excluded]
     for name in files:
         project, _, _ = wheel_parts(name)
-        if project in excluded:
+        if project in excluded or project in pinned_projects:
             continue
         check_compatible(name, runtime)
         out.append(cache / name)
-    return out
+    return sorted(out, key=lambda p: p.name)
 
 
 def precompile(wheels: list[Path], package: Path, layout: Layout, *, quiet: bool = True) -> list[Path]:

@@ -17,12 +17,20 @@ Pyodide (so: never here); never ``subprocess_host``.
 
 The markup every producer emits, and the browser side reads (``web/src/islands/``)::
 
-    <div class="amphi-island" data-amphi-cell="ID">
+    <div class="amphi-island" data-amphi-cell="ID" [data-amphi-autorun="false"]>
       <div class="amphi-code"><pre><code class="language-python">SOURCE</code></pre></div>
       <div class="amphi-output">pre-rendered outputs (optional)</div>
     </div>
     ...
     <script type="module" data-amphi-islands src="../_amphi/islands.js"></script>
+
+``data-amphi-autorun`` (``"true"``/``"false"``) overrides, for one island, whether the page
+runs it once loaded (default: every island runs).
+
+Virtual files (``@file/...`` images, downloads, widget modules) need no service worker on
+these pages: the islands script asks the in-browser kernel to push each file's bytes as it is
+created and substitutes ``blob:`` URLs for the ``@file/`` URLs in the outputs
+(:mod:`pyodide_host.file_push`, ``web/src/transport/blob-files.ts``).
 
 ``_amphi/`` (:data:`RUNTIME_DIR`) at the site root holds the runtime
 (:func:`install_runtime`): Pyodide, the wheels, the web bundle with the worker, and the
@@ -33,6 +41,7 @@ from __future__ import annotations
 
 import html
 import json
+import logging
 import posixpath
 import re
 import shutil
@@ -40,6 +49,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+_log = logging.getLogger("amphikernel.islands")
 
 __all__ = [
     "ISLANDS_SCRIPT",
@@ -54,8 +65,10 @@ __all__ = [
     "island_html",
     "island_open",
     "loader_js",
+    "parse_autorun",
     "relative_loader_url",
     "script_tag",
+    "split_option_lines",
 ]
 
 RUNTIME_DIR = "_amphi"
@@ -82,6 +95,7 @@ class Island:
         hide_code: show only the outputs (the code stays in the page, hidden).
         editable: offer the reader an Edit button.
         outputs: nbformat-4 output dicts from a build-time run (pre-rendered), or ``None``.
+        autorun: run it when the page loads (``None``: the page's setting, by default yes).
     """
 
     source: str
@@ -89,6 +103,58 @@ class Island:
     hide_code: bool = False
     editable: bool = True
     outputs: list[dict[str, Any]] | None = None
+    autorun: bool | None = None
+
+
+_TRUE = frozenset({"", "true", "yes", "on", "1"})
+_FALSE = frozenset({"false", "no", "off", "0"})
+
+
+def parse_autorun(value: str | None) -> bool:
+    """The value of an ``autorun`` option: absent or empty (a bare flag), ``true``/``yes``/
+    ``on``/``1`` -> ``True``; ``false``/``no``/``off``/``0`` -> ``False`` (any case).
+
+    Raises:
+        ValueError: any other value.
+    """
+    text = (value or "").strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueError(f"autorun must be true or false, not {value!r}")
+
+
+_OPTION_LINE = re.compile(r"^:(?P<name>[A-Za-z][A-Za-z0-9_-]*):(?:[ \t]+(?P<value>.*?))?[ \t]*$")
+
+
+def split_option_lines(lines: Sequence[str]) -> tuple[dict[str, str], list[str]]:
+    """MyST's option syntax at the top of a fence's body: ``:name: value`` lines
+    (``:hide-code:``, ``:id: setup``), or a ``---`` ... ``---`` block of ``name: value`` lines
+    (flat YAML; a value may be quoted).  Returns ``(options, the remaining lines)``.  Short
+    options end at the first line that is not one (a blank line right after them is dropped,
+    as MyST does).  Python code never starts with ``:`` or ``---``, so a body without options
+    is returned whole.
+    """
+    options: dict[str, str] = {}
+    if lines and lines[0].strip() == "---":
+        end = next((i for i in range(1, len(lines)) if lines[i].strip() == "---"), None)
+        if end is not None:
+            for line in lines[1:end]:
+                name, sep, value = line.partition(":")
+                if sep and name.strip():
+                    options[name.strip()] = value.strip().strip("\"'")
+            return options, list(lines[end + 1 :])
+    n = 0
+    while n < len(lines):
+        match = _OPTION_LINE.match(lines[n])
+        if not match:
+            break
+        options[match.group("name")] = match.group("value") or ""
+        n += 1
+    if options and n < len(lines) and not lines[n].strip():
+        n += 1
+    return options, list(lines[n:])
 
 
 def check_id(cell_id: str) -> str:
@@ -139,14 +205,16 @@ def code_block_html(source: str, language: str = "python") -> str:
     return f'<pre><code class="language-{html.escape(language, quote=True)}">{html.escape(source, quote=False)}</code></pre>'
 
 
-def island_open(cell_id: str, *, hide_code: bool = False, editable: bool = True) -> str:
-    """The opening tags of an island up to (and including) ``<div class="amphi-code">``."""
+def island_open(cell_id: str, *, hide_code: bool = False, editable: bool = True, autorun: bool | None = None) -> str:
+    """The opening tags of an island up to (and including) ``<div class="amphi-code">``
+    (``autorun``: ``None`` leaves it to the page)."""
     classes = ["amphi-island"]
     if not editable:
         classes.append("amphi-no-edit")
     hidden = " hidden" if hide_code else ""
+    run = "" if autorun is None else f' data-amphi-autorun="{"true" if autorun else "false"}"'
     return (
-        f'<div class="{" ".join(classes)}" data-amphi-cell="{html.escape(cell_id, quote=True)}">'
+        f'<div class="{" ".join(classes)}" data-amphi-cell="{html.escape(cell_id, quote=True)}"{run}>'
         f'<div class="amphi-code"{hidden}>'
     )
 
@@ -170,7 +238,8 @@ def island_html(island: Island, cell_id: str, *, code_html: str | None = None) -
 
     code = code_block_html(island.source) if code_html is None else code_html
     rendered = outputs_html(island.outputs) if island.outputs else ""
-    return island_open(cell_id, hide_code=island.hide_code, editable=island.editable) + code + island_close(rendered)
+    opening = island_open(cell_id, hide_code=island.hide_code, editable=island.editable, autorun=island.autorun)
+    return opening + code + island_close(rendered)
 
 
 def script_tag(src: str) -> str:
@@ -245,6 +314,8 @@ def install_runtime(
     runtime_dir: str = RUNTIME_DIR,
     worker_options: dict[str, Any] | None = None,
     progress: Callable[[str, float | None], None] | None = None,
+    memory_snapshot: bool = True,
+    imports: Iterable[str] = (),
 ) -> Any:
     """Copy everything a page with islands needs into ``<site_dir>/<runtime_dir>/`` and
     write the loader (:data:`LOADER_NAME`) there.
@@ -257,6 +328,12 @@ def install_runtime(
         runtime_dir: the runtime's directory relative to ``site_dir`` (one path segment).
         worker_options: extra ``init`` options for the worker (merged into the loader).
         progress: ``(stage, fraction or None)`` callback forwarded to ``write_runtime``.
+        memory_snapshot: also write the runtime's memory snapshot (Node.js at build time;
+            :mod:`pyodide_host.export.snapshot`) with amphikernel, the ``requirements`` and
+            ``imports`` already imported: pages restore it instead of booting Python.  Without
+            Node.js, or if it cannot be made, a warning is logged and pages boot as usual.
+        imports: module names the islands import, imported into the snapshot when the runtime
+            can provide them.
 
     Returns:
         The ``RuntimeAssets`` of :func:`pyodide_host.export.write_runtime` (URLs relative
@@ -275,6 +352,13 @@ def install_runtime(
     dest = Path(site_dir) / runtime_dir
     dest.mkdir(parents=True, exist_ok=True)
     assets = write_runtime(dest, requirements=tuple(requirements), progress=progress)
+    made = None
+    if memory_snapshot:
+        from pyodide_host.export.snapshot import add_memory_snapshot, package_imports
+
+        runtime = dest / assets.pyodide_index
+        wanted = [*package_imports(runtime, assets.requirements), *imports]
+        made = add_memory_snapshot(runtime, imports=wanted, packages=assets.requirements, notice=_log.warning)
     bundle_rel = posixpath.dirname(assets.bundle_js)
     islands_rel = posixpath.join(bundle_rel, ISLANDS_SCRIPT) if bundle_rel else ISLANDS_SCRIPT
     if not (dest / islands_rel).is_file():  # write_runtime copied only what the app needs
@@ -283,6 +367,8 @@ def install_runtime(
             raise RuntimeError(f"the web bundle has no {ISLANDS_SCRIPT} ({source}): run `npm run build` in web/")
         _copy_islands_bundle(source, dest / bundle_rel)
     options: dict[str, Any] = {"packages": list(assets.requirements)} if assets.requirements else {}
+    if not memory_snapshot or made is None:  # none in the runtime: the worker need not look
+        options["memorySnapshot"] = False
     options.update(worker_options or {})  # loaded from the site's own lock at boot
     (dest / LOADER_NAME).write_text(
         loader_js(

@@ -13,8 +13,24 @@ this extension too.)  Marked fences, at the top level of the document::
     ```                           ```                           ```
 
 Attributes in braces: ``#id`` (the cell id, unique on the page), ``.hide-code`` (show only
-the outputs), ``.no-edit`` (no Edit button).  ``~~~`` fences work as well.  Other fences are
-left to ``fenced_code`` (or whatever handles them).
+the outputs), ``.no-edit`` (no Edit button), ``.no-autorun`` (or ``autorun=false``: run only
+when the reader presses Run).  ``~~~`` fences work as well.  Other fences are left to
+``fenced_code`` (or whatever handles them).
+
+MyST's form works too, so one Markdown file serves MkDocs and a Sphinx site with MyST-Parser
+(:mod:`pyodide_host.islands.sphinx`)::
+
+    ```{amphi}
+    :id: setup
+    :hide-code:
+    :autorun: false
+
+    x = 1
+    ```
+
+(option lines at the top of the body: ``:id:``, ``:hide-code:``, ``:no-edit:``, ``:autorun:``,
+or MyST's ``---`` block of ``name: value`` lines; they override the brace attributes; unknown
+ones are ignored).
 
 All islands of one document are cells of one kernel, run in reading order; the document gets
 one ``<script type="module" data-amphi-islands src=LOADER>`` tag after its last island.
@@ -51,10 +67,12 @@ from pyodide_host.islands import (
     assign_ids,
     check_id,
     island_html,
+    parse_autorun,
     script_tag,
+    split_option_lines,
 )
 
-__all__ = ["AmphiIslandsExtension", "IslandsPreprocessor", "makeExtension", "parse_info"]
+__all__ = ["AmphiIslandsExtension", "IslandsPreprocessor", "apply_option_lines", "makeExtension", "parse_info"]
 
 _OPEN = re.compile(r"^(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^`\n]*?)[ \t]*$")
 _ATTRS = re.compile(r"\{(?P<attrs>[^}]*)\}\s*$")
@@ -68,6 +86,7 @@ class FenceInfo:
     cell_id: str | None = None
     hide_code: bool = False
     editable: bool = True
+    autorun: bool | None = None
 
 
 def parse_info(info: str) -> FenceInfo:
@@ -77,7 +96,8 @@ def parse_info(info: str) -> FenceInfo:
     (``python {.amphi}``, ``{.python .amphi #id .hide-code}``).
 
     Raises:
-        ValueError: an island's ``#id`` is invalid (:func:`pyodide_host.islands.check_id`).
+        ValueError: an island's ``#id`` is invalid (:func:`pyodide_host.islands.check_id`), or
+            its ``autorun=`` value is neither true nor false.
     """
     text = info.strip()
     words: list[str] = []
@@ -90,15 +110,45 @@ def parse_info(info: str) -> FenceInfo:
     if not island:
         return FenceInfo(False)
     cell_id = None
+    autorun: bool | None = None
     for word in words:
         if word.startswith("#") and len(word) > 1:
             cell_id = check_id(word[1:])
+        elif word in (".autorun", "autorun"):
+            autorun = True
+        elif word in (".no-autorun", "no-autorun"):
+            autorun = False
+        elif word.startswith("autorun="):
+            autorun = parse_autorun(word.split("=", 1)[1].strip("\"'"))
     return FenceInfo(
         True,
         cell_id=cell_id,
         hide_code=".hide-code" in words or "hide-code" in words,
         editable=".no-edit" not in words and "no-edit" not in words,
+        autorun=autorun,
     )
+
+
+def apply_option_lines(info: FenceInfo, body: list[str]) -> list[str]:
+    """MyST-style option lines at the top of an island's ``body`` (``:id: x``,
+    ``:hide-code:``, ``:no-edit:``, ``:autorun: false``) update ``info``; returns the code
+    lines after them.  An invalid ``:id:`` or ``:autorun:`` value is ignored."""
+    options, code = split_option_lines(body)
+    if "id" in options:
+        try:
+            info.cell_id = check_id(options["id"].strip())
+        except ValueError:
+            info.cell_id = None
+    if "hide-code" in options:
+        info.hide_code = True
+    if "no-edit" in options:
+        info.editable = False
+    if "autorun" in options:
+        try:
+            info.autorun = parse_autorun(options["autorun"])
+        except ValueError:
+            pass
+    return code
 
 
 class IslandsPreprocessor(Preprocessor):
@@ -127,7 +177,8 @@ class IslandsPreprocessor(Preprocessor):
             except ValueError:
                 info = FenceInfo(True)  # a bad id: the island gets an automatic one
             if info.island and end < len(lines):
-                island = Island("\n".join(lines[i + 1 : end]), info.cell_id, info.hide_code, info.editable)
+                code = apply_option_lines(info, lines[i + 1 : end])
+                island = Island("\n".join(code), info.cell_id, info.hide_code, info.editable, autorun=info.autorun)
                 blocks.append((i, end + 1, island))
             i = end + 1  # other fences (and unclosed ones) are skipped whole
         if not blocks:

@@ -12,10 +12,23 @@ A page::
        :id: setup            (optional; default island-N)
        :hide-code:           (optional: show only the outputs)
        :no-edit:             (optional: no Edit button)
+       :autorun: false       (optional: run only when the reader presses Run; default true)
 
        from lifecycle import ui
        s = ui.slider(1, 10, value=3, label="n")
        s
+
+The same directive is registered as ``amphi`` too, which is what MyST Markdown
+(``extensions = ["myst_parser", "pyodide_host.islands.sphinx"]``) uses for fences::
+
+    ```{amphi}
+    :id: setup
+    :hide-code:
+
+    s = ui.slider(1, 10, value=3, label="n")
+    ```
+
+(MyST's YAML option block, ``---`` ... ``---`` at the top of the fence, works as well.)
 
 Every ``amphi-cell`` of a page is a cell of one kernel (one Web Worker per page), run in
 reading order with script semantics; UI elements in one block re-run the blocks that read
@@ -60,6 +73,7 @@ from pyodide_host.islands import (
     install_runtime,
     island_close,
     island_open,
+    parse_autorun,
     script_tag,
 )
 
@@ -72,14 +86,21 @@ _ENV_KEY = "amphi_island_docs"
 
 class amphi_island(nodes.General, nodes.Element):
     """One island: attributes ``cell_id`` (str or ``None`` until the page is read),
-    ``source``, ``hide_code``, ``editable``, ``outputs_html``; its child is the code's
-    ``literal_block``."""
+    ``source``, ``hide_code``, ``editable``, ``autorun`` (bool or ``None``), ``outputs_html``;
+    its child is the code's ``literal_block``."""
+
+
+def _autorun(argument: str | None) -> bool:
+    """docutils option converter for ``:autorun:`` (:func:`pyodide_host.islands.parse_autorun`)."""
+    return parse_autorun(argument)
 
 
 class AmphiCellDirective(SphinxDirective):
-    """``.. amphi-cell::`` with the Python code as content.
+    """``.. amphi-cell::`` (or ``amphi``, MyST's ```` ```{amphi} ````) with the Python code
+    as content.
 
-    Options: ``:id:`` (cell id, unique on the page), ``:hide-code:``, ``:no-edit:``.
+    Options: ``:id:`` (cell id, unique on the page), ``:hide-code:``, ``:no-edit:``,
+    ``:autorun:`` (``true``/``false``; a bare flag is ``true``).
     An invalid or repeated id is reported as a warning at the block (the id is then
     assigned automatically).
     """
@@ -91,6 +112,7 @@ class AmphiCellDirective(SphinxDirective):
         "id": directives.unchanged,
         "hide-code": directives.flag,
         "no-edit": directives.flag,
+        "autorun": _autorun,
     }
 
     def run(self) -> list[nodes.Node]:
@@ -107,6 +129,7 @@ class AmphiCellDirective(SphinxDirective):
             source=source,
             hide_code="hide-code" in self.options,
             editable="no-edit" not in self.options,
+            autorun=self.options.get("autorun"),
             outputs_html="",
         )
         self.set_source_info(node)
@@ -178,7 +201,9 @@ def _on_merge_info(app: Sphinx, env: Any, docnames: set[str], other: Any) -> Non
 
 
 def _visit_html(self: Any, node: amphi_island) -> None:
-    self.body.append(island_open(node["cell_id"] or "", hide_code=node["hide_code"], editable=node["editable"]))
+    self.body.append(
+        island_open(node["cell_id"] or "", hide_code=node["hide_code"], editable=node["editable"], autorun=node.get("autorun"))
+    )
 
 
 def _depart_html(self: Any, node: amphi_island) -> None:
@@ -235,9 +260,10 @@ def setup(app: Sphinx) -> dict[str, Any]:
         texinfo=other,
     )
     app.add_directive("amphi-cell", AmphiCellDirective)
+    app.add_directive("amphi", AmphiCellDirective)  # MyST: ```{amphi}
     app.connect("doctree-read", _on_doctree_read)
     app.connect("env-purge-doc", _on_purge_doc)
     app.connect("env-merge-info", _on_merge_info)
     app.connect("html-page-context", _on_html_page_context)
     app.connect("build-finished", _on_build_finished)
-    return {"version": "0.1", "parallel_read_safe": True, "parallel_write_safe": True, "env_version": 1}
+    return {"version": "0.1", "parallel_read_safe": True, "parallel_write_safe": True, "env_version": 2}

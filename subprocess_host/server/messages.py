@@ -5,8 +5,9 @@ They travel on the same WebSocket as the kernel protocol, as msgpack maps with a
 and never forwards them to a kernel.
 
 Page -> server: :class:`SaveNotebook` (``save-notebook``), :class:`RestartKernel`
-(``restart-kernel``).  Server -> page: :class:`NotebookSnapshot` (``notebook``),
-:class:`NotebookSaved` (``notebook-saved``), :class:`KernelRestarted` (``kernel-restarted``).
+(``restart-kernel``), :class:`ReloadNotebook` (``reload-notebook``).  Server -> page: :class:`NotebookSnapshot` (``notebook``),
+:class:`NotebookSaved` (``notebook-saved``), :class:`KernelRestarted` (``kernel-restarted``),
+:class:`NotebookChangedOnDisk` (``notebook-changed-on-disk``).
 Server -> page messages always carry every field; page -> server messages may leave out
 fields that have defaults.  Schema evolution follows the kernel protocol's rules: new fields
 get defaults, no field changes type, no tag is reused.
@@ -78,10 +79,13 @@ class SaveNotebook(_HostMessage, tag="save-notebook"):
     Attributes:
         cells: the full cell list, in order (cell ids unique and non-empty).
         request_id: echoed in the answer.
+        overwrite: write even if another program changed the file since the server last
+            read or wrote it (otherwise such a save is refused with ``conflict``).
     """
 
     cells: list[HostCell]
     request_id: str = ""
+    overwrite: bool = False
 
 
 class NotebookSaved(_HostMessage, tag="notebook-saved"):
@@ -92,12 +96,44 @@ class NotebookSaved(_HostMessage, tag="notebook-saved"):
         error: why it was not (empty when ``ok``).
         request_id: the request's ``request_id``.
         path: the notebook's path.
+        conflict: not written because another program changed the file on disk (the page
+            offers reload or overwrite).
     """
 
     ok: bool
     error: str = ""
     request_id: str = ""
     path: str = ""
+    conflict: bool = False
+
+
+class ReloadNotebook(_HostMessage, tag="reload-notebook"):
+    """Page -> server (edit mode): replace the session's cells with the file on disk.
+
+    Every tab then gets a ``notebook`` snapshot; a failure is answered with
+    :class:`NotebookChangedOnDisk` carrying ``error``.
+    """
+
+    request_id: str = ""
+
+
+class NotebookChangedOnDisk(_HostMessage, tag="notebook-changed-on-disk"):
+    """Server -> every tab of an edit session: another program changed (or removed) the
+    notebook file since the server last read or wrote it.  Sent once per change, and to a tab
+    that connects while the change is pending; saving is refused until the page reloads or
+    overwrites.
+
+    Attributes:
+        path: the notebook's path.
+        deleted: the file no longer exists.
+        error: why a ``reload-notebook`` failed (empty otherwise).
+        request_id: the ``reload-notebook`` request's id when answering one.
+    """
+
+    path: str
+    deleted: bool = False
+    error: str = ""
+    request_id: str = ""
 
 
 class RestartKernel(_HostMessage, tag="restart-kernel"):
@@ -123,7 +159,7 @@ class KernelRestarted(_HostMessage, tag="kernel-restarted"):
     request_id: str = ""
 
 
-HostCommand = Union[SaveNotebook, RestartKernel]  # noqa: UP007 - msgspec needs a Union object
+HostCommand = Union[SaveNotebook, RestartKernel, ReloadNotebook]  # noqa: UP007 - msgspec needs a Union object
 HOST_COMMAND_TYPES: frozenset[str] = frozenset(
     c.__struct_config__.tag for c in HostCommand.__args__  # type: ignore[attr-defined]
 )
@@ -148,13 +184,13 @@ def peek_type(frame: bytes | bytearray | memoryview) -> str | None:
     ``type``).  Other fields are skipped without being decoded."""
     try:
         tag = _peek_decoder.decode(frame).type
-    except (msgspec.DecodeError, msgspec.ValidationError):
+    except Exception:  # DecodeError, UnicodeDecodeError (a string not UTF-8), RecursionError
         return None
     return tag if isinstance(tag, str) else None
 
 
 def decode_host_command(frame: bytes | bytearray | memoryview) -> HostCommand:
-    """Decode a ``save-notebook`` or ``restart-kernel`` frame.
+    """Decode a ``save-notebook``, ``restart-kernel`` or ``reload-notebook`` frame.
 
     Raises:
         HostCommandError: malformed msgpack, another type, or a field of the wrong type.
@@ -163,6 +199,8 @@ def decode_host_command(frame: bytes | bytearray | memoryview) -> HostCommand:
         return _host_decoder.decode(frame)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise HostCommandError(str(exc)) from None
+    except Exception as exc:  # UnicodeDecodeError (a string not UTF-8), RecursionError...
+        raise HostCommandError(f"malformed msgpack frame ({type(exc).__name__}: {exc})") from None
 
 
 def encode_host(message: msgspec.Struct) -> bytes:

@@ -6,11 +6,19 @@ sessions update it from the commands tabs send (``execute-cells`` changes or add
 connects later sees the current code, and write it back on ``save-notebook`` with
 :func:`lifecycle.notebook.write_notebook` (temporary file, fsync, rename: the previous file
 stays intact when anything fails).
+
+Changes by other programs: the document remembers the SHA-256 of the file's bytes as last read
+or written (and its ``stat`` key, so polling costs one ``stat``).  :meth:`check_disk` tells
+whether the file now differs; :meth:`save` refuses to write over such a change
+(:class:`ChangedOnDisk`) unless asked to overwrite; :meth:`reload` takes the file's content.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +27,27 @@ from lifecycle.notebook import Cell, Notebook, new_cell_id, read_notebook, write
 from lifecycle.outputs import OutputCollector
 from subprocess_host.server.config import Mode
 from subprocess_host.server.messages import HostCell, NotebookSnapshot
+
+
+class ChangedOnDisk(Exception):
+    """The notebook file was changed (or removed) by another program since this server last
+    read or wrote it; nothing was written."""
+
+
+def _stat_key(path: Path) -> tuple[int, int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size, st.st_ino, st.st_ctime_ns)
+
+
+def _digest(path: Path) -> str | None:
+    """SHA-256 (hex) of the file's bytes, or ``None`` when it cannot be read."""
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
 
 
 class NotebookDocument:
@@ -35,6 +64,11 @@ class NotebookDocument:
         self.notebook = notebook
         self.saved = saved
         self._save_lock = asyncio.Lock()
+        self.disk_digest: str | None = _digest(path)
+        """SHA-256 of the file as this server last read or wrote it."""
+        self._disk_stat = _stat_key(path)
+        self._reported: str | None = self.disk_digest
+        self._disk_lock = threading.Lock()  # a look at the disk never sees a save half done
 
     @classmethod
     def open(cls, path: Path, *, create: bool) -> NotebookDocument:
@@ -121,7 +155,9 @@ class NotebookDocument:
         self.notebook.cells = cells
         return changed
 
-    async def save(self, cells: list[HostCell], outputs: OutputCollector | None = None) -> None:
+    async def save(
+        self, cells: list[HostCell], outputs: OutputCollector | None = None, *, overwrite: bool = False
+    ) -> None:
         """Write ``cells`` to the file atomically and make them the current cells.
 
         The header (percent) or notebook metadata (``.ipynb``) is kept; for ``.ipynb``, a code
@@ -133,7 +169,9 @@ class NotebookDocument:
             lifecycle.notebook.NotebookFormatError: the cells cannot be written (e.g. an
                 option value that is not a str, bool, int or finite float); the file is
                 untouched.
-            OSError: the file cannot be written; the file is untouched.
+            OSError: the file cannot be written (e.g. the disk is full); the file is untouched.
+            ChangedOnDisk: another program changed the file since it was read or written
+                here, and ``overwrite`` is false; the file is untouched.
         """
         seen: set[str] = set()
         for index, cell in enumerate(cells):
@@ -146,9 +184,67 @@ class NotebookDocument:
         new_cells = [self._to_cell(cell, previous.get(cell.id), outputs) for cell in cells]
         notebook = Notebook(cells=new_cells, header=self.notebook.header, metadata=dict(self.notebook.metadata))
         async with self._save_lock:
-            await asyncio.to_thread(write_notebook, self.path, notebook)
+            await asyncio.to_thread(self._write, notebook, overwrite)
         self.notebook = notebook
         self.saved = True
+
+    def _write(self, notebook: Notebook, overwrite: bool) -> None:
+        with self._disk_lock:
+            self._write_locked(notebook, overwrite)
+
+    def _write_locked(self, notebook: Notebook, overwrite: bool) -> None:
+        if not overwrite and _digest(self.path) != self.disk_digest:
+            raise ChangedOnDisk(
+                f"{self.path} was changed on disk by another program since it was loaded; "
+                "nothing was written (reload it, or overwrite it)"
+            )
+        try:
+            write_notebook(self.path, notebook)
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            raise OSError(exc.errno, f"could not write {self.path}: {reason}; the file on disk is unchanged") from exc
+        self._remember_disk()
+
+    def _remember_disk(self) -> None:
+        self._disk_stat = _stat_key(self.path)
+        self.disk_digest = self._reported = _digest(self.path)
+
+    # ------------------------------------------------------------ disk watch
+    def check_disk(self) -> bool:
+        """Whether the file changed on disk (other bytes than last read or written, or
+        removed) since the last call that returned ``True``: a change is reported once.
+        Costs one ``stat`` while nothing changed (blocking: call it in a thread)."""
+        with self._disk_lock:
+            return self._check_disk_locked()
+
+    def _check_disk_locked(self) -> bool:
+        key = _stat_key(self.path)
+        if key == self._disk_stat:
+            return False
+        self._disk_stat = key
+        digest = _digest(self.path) if key is not None else None
+        if digest == self._reported:
+            return False
+        self._reported = digest
+        return digest != self.disk_digest
+
+    @property
+    def changed_on_disk(self) -> bool:
+        """Whether the last :meth:`check_disk` saw bytes other than this server's."""
+        return self._reported != self.disk_digest
+
+    def reload(self) -> None:
+        """Replace the cells with the file's content (blocking: call it in a thread).
+
+        Raises:
+            lifecycle.notebook.NotebookFormatError: the file is not a valid notebook.
+            OSError: it cannot be read (e.g. removed); nothing changes then.
+        """
+        with self._disk_lock:
+            notebook = read_notebook(self.path)
+            self.notebook = notebook
+            self.saved = True
+            self._remember_disk()
 
     def _to_cell(self, cell: HostCell, old: Cell | None, outputs: OutputCollector | None) -> Cell:
         new = Cell(

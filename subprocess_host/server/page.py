@@ -47,10 +47,21 @@ def page_config(config: ServerConfig, document: NotebookDocument, file: str | No
     return {"mode": config.mode, "path": str(document.path), "file": file or "", "ws": ws}
 
 
+TOKEN_SCRUB_SCRIPT = (
+    "<script>(function(){var u=new URL(location.href);if(u.searchParams.has('token')){"
+    "u.searchParams.delete('token');history.replaceState(history.state,'',u.pathname+u.search+u.hash);}})();"
+    "</script>"
+)
+"""Runs first in the page: removes ``?token=`` from the address bar and the history entry (the
+server has moved it into the HttpOnly cookie on this response), so that neither the URL
+bar, a bookmark, a screenshot nor anything in the page can show it later."""
+
+
 def _config_script(values: dict[str, str]) -> str:
     payload = json.dumps(values).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     return (
         '<meta name="referrer" content="no-referrer">\n'
+        f"{TOKEN_SCRUB_SCRIPT}\n"
         f'<script type="application/json" id="amphi-config">{payload}</script>\n'
     )
 

@@ -97,9 +97,18 @@ def classify(mode: Mode, frame: bytes | bytearray | memoryview) -> Decision:
             tag,
         )
     try:
-        return Forward(protocol.decode_command(frame))
+        command = protocol.decode_command(frame)
     except protocol.CommandDecodeError as exc:
         return Refuse(exc.to_notification())
+    decoded = type(command).__struct_config__.tag
+    if decoded != tag or (mode == "run" and decoded not in RUN_MODE_ALLOWED):
+        # Defence in depth: the peeked type and the decoded one must agree (a frame with
+        # two ``type`` keys, say), and a run-mode frame is judged by what it decodes to.
+        where = "in run mode" if mode == "run" else "here"
+        return _refuse(
+            f"{decoded!r} is not allowed {where} (the frame's type reads as {tag!r})", decoded
+        )
+    return Forward(command)
 
 
 def _refuse_undecodable(frame: bytes | bytearray | memoryview) -> Refuse:

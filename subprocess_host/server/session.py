@@ -30,12 +30,14 @@ from subprocess_host.server.config import Mode
 from subprocess_host.server.kernels import KernelHandle, stop_kernel
 from subprocess_host.server.messages import (
     KernelRestarted,
+    NotebookChangedOnDisk,
     NotebookSaved,
+    ReloadNotebook,
     RestartKernel,
     SaveNotebook,
     encode_host,
 )
-from subprocess_host.server.notebook import NotebookDocument
+from subprocess_host.server.notebook import ChangedOnDisk, NotebookDocument
 from subprocess_host.server.policy import Forward, HostRequest, Refuse, classify
 from subprocess_host.server.replay import ReplayState
 from subprocess_host.server.vfiles import AnnouncedFiles, FileSource, StoreFiles
@@ -185,6 +187,10 @@ class Session:
         handle a host request, or forward the raw frame to the kernel."""
         decision = classify(self.mode, frame)
         if isinstance(decision, Refuse):
+            # Counted per tab; logged and answered at a limited rate (protocol.BadFrames).
+            refused = getattr(tab, "refused", None)
+            if refused is not None and not refused.admit():
+                return
             log.warning("%s session %s: refused a frame from tab %s: %s",
                         self.mode, self.id, tab.name, decision.error.message)
             tab.send(protocol.encode(decision.error))
@@ -282,6 +288,43 @@ class EditSession(Session):
         )
         self._restart_lock = asyncio.Lock()
         self._restarting = False
+        self._watcher: asyncio.Task[None] | None = None
+
+    # ------------------------------------------------------- changes on disk
+    DISK_POLL_INTERVAL = 1.0
+    """Seconds between two looks (one ``stat``) at the notebook file."""
+
+    def attach(self, tab: Tab) -> None:
+        super().attach(tab)
+        if self.document.changed_on_disk:
+            tab.send(self._changed_frame())
+        if self._watcher is None and not self.closing:
+            self._watcher = asyncio.get_running_loop().create_task(self._watch_disk())
+
+    def _changed_frame(self, error: str = "", request_id: str = "") -> bytes:
+        path = self.document.path
+        return encode_host(NotebookChangedOnDisk(
+            path=str(path), deleted=not path.exists(), error=error, request_id=request_id))
+
+    async def _watch_disk(self) -> None:
+        """Tell every tab when another program changes the notebook file (never overwritten
+        silently: :meth:`NotebookDocument.save` refuses until a reload or an overwrite)."""
+        while not self.closing:
+            await asyncio.sleep(self.DISK_POLL_INTERVAL)
+            try:
+                changed = await asyncio.to_thread(self.document.check_disk)
+            except Exception:  # pragma: no cover - never ends the watch
+                log.exception("edit session %s: watching %s failed", self.id, self.document.path)
+                continue
+            if changed and not self.closing:
+                log.warning("edit session %s: %s was changed on disk", self.id, self.document.path)
+                self.broadcast(self._changed_frame())
+
+    async def close(self) -> None:
+        if self._watcher is not None:
+            self._watcher.cancel()
+            await asyncio.gather(self._watcher, return_exceptions=True)
+        await super().close()
 
     def _record(self, note: Any, frame: bytes) -> None:
         if isinstance(note, protocol.KernelReady) and self._restarting and self.replay is not None:
@@ -324,14 +367,28 @@ class EditSession(Session):
             await self._save(tab, message)
         elif isinstance(message, RestartKernel):
             self._spawn(self.restart(message.request_id))
+        elif isinstance(message, ReloadNotebook):
+            await self._reload(tab, message)
+
+    async def _reload(self, tab: Tab, message: ReloadNotebook) -> None:
+        try:
+            await asyncio.to_thread(self.document.reload)
+        except (ValueError, OSError) as exc:  # NotebookFormatError is a ValueError
+            log.warning("edit session %s: reloading %s failed: %s", self.id, self.document.path, exc)
+            tab.send(self._changed_frame(error=str(exc), request_id=message.request_id))
+            return
+        log.info("reloaded %s from disk", self.document.path)
+        self.broadcast(encode_host(self.document.snapshot(self.mode)))
 
     async def _save(self, tab: Tab, message: SaveNotebook) -> None:
         path = str(self.document.path)
         try:
-            await self.document.save(message.cells, self.outputs)
-        except (ValueError, OSError) as exc:  # NotebookFormatError is a ValueError
+            await self.document.save(message.cells, self.outputs, overwrite=message.overwrite)
+        except (ValueError, OSError, ChangedOnDisk) as exc:  # NotebookFormatError is a ValueError
             log.warning("edit session %s: saving %s failed: %s", self.id, path, exc)
-            tab.send(encode_host(NotebookSaved(ok=False, error=str(exc), request_id=message.request_id, path=path)))
+            conflict = isinstance(exc, ChangedOnDisk)
+            tab.send(encode_host(NotebookSaved(
+                ok=False, error=str(exc), request_id=message.request_id, path=path, conflict=conflict)))
             return
         log.info("saved %s", path)
         tab.send(encode_host(NotebookSaved(ok=True, request_id=message.request_id, path=path)))

@@ -53,6 +53,8 @@ class WebSocketTab:
         self._wake = asyncio.Event()
         self._closed = False
         self._close_with: tuple[int, str] | None = None
+        self.refused = protocol.BadFrames()
+        """Frames of this tab the session refused (all counted, answered at a limited rate)."""
 
     def go_live(self) -> None:
         """From now on frames count towards the backlog limit (the snapshot and replay
@@ -177,7 +179,8 @@ async def _read_frames(websocket: WebSocket, session: Session, tab: WebSocketTab
             return
         data = message.get("bytes")
         if data is None:
-            tab.send(_text_frame_error())
+            if tab.refused.admit():
+                tab.send(_text_frame_error())
             continue
         try:
             await session.handle_frame(tab, data)

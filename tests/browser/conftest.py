@@ -224,7 +224,9 @@ def tools_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     base = tmp_path_factory.mktemp("tools")
     notebook = base / "tools.py"
     notebook.write_text(TOOLS_NOTEBOOK, encoding="utf-8")
-    site = export(notebook, base / "site", "--mode", "edit", "-r", package_requirement(), "--no-detect-imports")
+    # No memory snapshot: it would hold `tabulate` imported already, and these tests watch a
+    # cell's import install it from the site's index.
+    site = export(notebook, base / "site", "--mode", "edit", "-r", package_requirement(), "--no-detect-imports", "--no-memory-snapshot")
     config_path = site / "index.html"
     # The cells run one by one in these tests: no autorun (the `loop` cell never ends).
     text = config_path.read_text(encoding="utf-8")

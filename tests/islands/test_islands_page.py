@@ -35,6 +35,9 @@ self.onmessage = (event) => {
     return;
   }
   if (message.kind === "frame") {
+    // The page asks for virtual files (push-virtual-files) before each kernel's first run:
+    // a host command with no reply, not counted.
+    if (new TextDecoder().decode(message.data).includes("push-virtual-files")) return;
     channel.postMessage({ frame: Array.from(message.data) });
     for (const bytes of replies[received] || []) send(bytes);
     received += 1;

@@ -986,3 +986,36 @@ def test_importing_the_module_does_not_import_jedi() -> None:
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.timeout(60)
+def test_a_truncated_parso_cache_file_is_a_cache_miss(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A killed process can leave a truncated pickle in jedi's cache directory: completions of
+    the module it caches must still come from jedi (not an exception, not an empty list)."""
+    import parso.cache
+
+    cache_dir = tmp_path / "jedi-cache"
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "amphi_cached_mod.py").write_text(
+        "def alpha_beta(x: int) -> int:\n    '''Doubles x.'''\n    return 2 * x\n"
+    )
+    monkeypatch.setattr(jedi.settings, "cache_directory", str(cache_dir))
+    monkeypatch.syspath_prepend(str(src))
+    code = "import amphi_cached_mod\namphi_cached_mod.alpha_"
+
+    def names() -> list[str]:
+        return [c.name for c in complete(code, len(code), {})[1]]
+
+    parso.cache.parser_cache.clear()
+    assert names() == ["alpha_beta"]
+    pickles = list(cache_dir.rglob("*.pkl"))
+    assert pickles, "jedi wrote no parser cache file"
+    for pickle_file in pickles:
+        data = pickle_file.read_bytes()
+        pickle_file.write_bytes(data[: len(data) // 2])
+    parso.cache.parser_cache.clear()
+    # The module is not in the namespace, so only jedi (reading the file) can answer this.
+    assert names() == ["alpha_beta"]

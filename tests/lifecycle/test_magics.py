@@ -92,10 +92,18 @@ async def test_timeit_prints_ipython_format(kernel: _LazyKernel) -> None:
 
 
 async def test_timeit_autoranges_loops(kernel: _LazyKernel) -> None:
-    # 1 loop takes 25 ms (< 0.2 s), 10 loops at least 0.25 s: IPython settles on 10 loops.
-    notes = await kernel.execute({"a": "import time", "b": "%timeit -r 1 time.sleep(0.025)"})
+    # Autorange tries 1, 10, 100... loops until one batch takes >= 0.2 s.  The statement is a
+    # no-op except on its 11th call (the last of the 10-loop batch), which sleeps 0.25 s: the
+    # 1-loop batch is far below 0.2 s and the 10-loop batch at least 0.25 s on any machine.
+    notes = await kernel.execute({
+        "a": "import time\ncalls = [0]\n"
+        "def step():\n    calls[0] += 1\n    if calls[0] == 11:\n        time.sleep(0.25)",
+        "b": "%timeit -r 1 step()",
+        "c": "calls[0]",
+    })
     _ok(notes)
     assert console(notes, "b").rstrip().endswith("(mean ± std. dev. of 1 run, 10 loops each)")
+    assert outputs(notes, "c") == ["21"]  # 1 + 10 while autoranging, then one run of 10
 
 
 async def test_timeit_output_object_and_locals(kernel: _LazyKernel) -> None:

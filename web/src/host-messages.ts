@@ -29,6 +29,24 @@ export interface SaveNotebook {
   type: "save-notebook";
   cells: HostCell[];
   request_id?: string;
+  /** Write even if another program changed the file since the server read or wrote it. */
+  overwrite?: boolean;
+}
+
+/** Page -> host (edit mode): replace the cells with the notebook file on disk. */
+export interface ReloadNotebook {
+  type: "reload-notebook";
+  request_id?: string;
+}
+
+/** Host -> page: another program changed (or removed) the notebook file; saving is refused
+ * until the page reloads it or overwrites it.  Also the failure answer to reload-notebook. */
+export interface NotebookChangedOnDisk {
+  type: "notebook-changed-on-disk";
+  path: string;
+  deleted?: boolean;
+  error?: string;
+  request_id?: string;
 }
 
 /** Host -> page: the answer to save-notebook. */
@@ -42,6 +60,8 @@ export interface NotebookSaved {
   content?: string;
   /** The file name for `content`. */
   filename?: string;
+  /** Not written: another program changed the file on disk (reload or overwrite). */
+  conflict?: boolean;
 }
 
 /** Page -> host (edit mode): restart the kernel. */
@@ -58,5 +78,5 @@ export interface KernelRestarted {
   request_id?: string;
 }
 
-export type HostCommand = SaveNotebook | RestartKernel;
-export type HostMessage = NotebookSnapshot | NotebookSaved | KernelRestarted;
+export type HostCommand = SaveNotebook | RestartKernel | ReloadNotebook;
+export type HostMessage = NotebookSnapshot | NotebookSaved | KernelRestarted | NotebookChangedOnDisk;

@@ -1,7 +1,7 @@
 // The page's model of a notebook session: cells, their run state and outputs, the kernel's
 // state, saving.  It talks to the kernel only through a Transport and never knows which one.
 import { Emitter } from "./emitter";
-import type { CellKind, HostCell, HostMessage, NotebookSnapshot } from "./host-messages";
+import type { CellKind, HostCell, HostMessage, NotebookChangedOnDisk, NotebookSnapshot } from "./host-messages";
 import type {
   CellConsole,
   CellError,
@@ -77,7 +77,16 @@ export type SessionEvents = {
   reveal: { cellId: string; line: number };
   /** The host cannot save (a notebook running in the browser): offer this file instead. */
   download: { filename: string; content: string };
+  /** The notebook file was changed on disk by another program (or that was resolved: null). */
+  disk: DiskChange | null;
 };
+
+/** The notebook file changed on disk under this session (see `notebook-changed-on-disk`). */
+export interface DiskChange {
+  deleted: boolean;
+  /** Why the last reload failed, or why the last save was refused. */
+  error: string;
+}
 
 const ID_ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
 
@@ -98,12 +107,15 @@ export class Session extends Emitter<SessionEvents> {
   transportStatus: TransportStatus = { state: "connecting" };
   kernelReady = false;
   kernelDead: { reason: string } | null = null;
+  /** Set while the notebook file has changes on disk this tab has not reloaded or overwritten. */
+  diskChange: DiskChange | null = null;
   python = "";
   readonly ui: UIStore;
   readonly widgets: Widgets;
   private savedFingerprint: string | null = null;
   private dirtyCache = false;
   private expectSnapshot = true;
+  private reloading = false;
   private restarting = false;
   private readonly completions = new Map<string, (result: CompletionResult | null) => void>();
   private readonly saves = new Map<string, (ok: boolean, error: string) => void>();
@@ -168,6 +180,12 @@ export class Session extends Emitter<SessionEvents> {
       case "kernel-restarted":
         this.onHostMessage(message as HostMessage);
         return;
+      case "notebook-changed-on-disk": {
+        const change = message as NotebookChangedOnDisk;
+        this.reloading = false;
+        this.setDiskChange({ deleted: Boolean(change.deleted), error: change.error ?? "" });
+        return;
+      }
       default:
         this.onNotification(message as Notification);
     }
@@ -333,6 +351,7 @@ export class Session extends Emitter<SessionEvents> {
       const resolve = this.saves.get(message.request_id ?? "");
       if (resolve) {
         this.saves.delete(message.request_id ?? "");
+        if (!message.ok && message.conflict) this.setDiskChange({ deleted: false, error: message.error ?? "" });
         if (!message.ok && typeof message.content === "string" && message.content) {
           // A host without a file (the browser): the page downloads the notebook instead.
           this.emit("download", { filename: message.filename || "notebook.py", content: message.content });
@@ -380,9 +399,26 @@ export class Session extends Emitter<SessionEvents> {
     this.widgets.reset();
   }
 
+  private setDiskChange(change: DiskChange | null): void {
+    this.diskChange = change;
+    this.emit("disk", change);
+  }
+
+  /** Replace this tab's cells (its unsaved edits too) with the notebook file on disk. */
+  reloadFromDisk(): void {
+    this.reloading = true;
+    this.transport.send({ type: "reload-notebook", request_id: newRequestId() });
+  }
+
   private onSnapshot(snapshot: NotebookSnapshot): void {
     const resync = this.expectSnapshot;
     this.expectSnapshot = false;
+    if (this.reloading) {
+      // The answer to reload-notebook: the file's cells replace this tab's, edits included.
+      this.reloading = false;
+      this.cells = [];
+      this.setDiskChange(null);
+    }
     if (resync) {
       // A (re)connection: the replay that follows rebuilds every output and status.
       this.kernelReady = false;
@@ -582,7 +618,8 @@ export class Session extends Emitter<SessionEvents> {
     });
   }
 
-  save(): Promise<void> {
+  /** Save the cells; `overwrite` writes over changes another program made on disk. */
+  save(overwrite = false): Promise<void> {
     const request_id = newRequestId();
     const cells = this.hostCells();
     return new Promise((resolve, reject) => {
@@ -594,6 +631,7 @@ export class Session extends Emitter<SessionEvents> {
             if (saved) cell.syncedSource = saved.source;
           }
           this.updateDirty();
+          if (this.diskChange) this.setDiskChange(null);
           resolve();
         } else {
           // An empty error: the host offered a download instead (and said so).
@@ -601,7 +639,7 @@ export class Session extends Emitter<SessionEvents> {
           reject(new Error(error || "downloaded instead of saved"));
         }
       });
-      this.transport.send({ type: "save-notebook", cells, request_id });
+      this.transport.send(overwrite ? { type: "save-notebook", cells, request_id, overwrite } : { type: "save-notebook", cells, request_id });
     });
   }
 

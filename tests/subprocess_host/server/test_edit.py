@@ -102,7 +102,7 @@ async def test_save_writes_atomically_and_a_failed_save_keeps_the_file(tmp_path:
         ]
         await a.send({"type": "save-notebook", "cells": cells, "request_id": "s1"})
         saved = await a.wait_for(of_type("notebook-saved"))
-        assert saved == {"type": "notebook-saved", "ok": True, "error": "", "request_id": "s1", "path": str(path)}
+        assert saved == {"type": "notebook-saved", "ok": True, "error": "", "request_id": "s1", "path": str(path), "conflict": False}
         expected = Notebook(cells=[Cell("k1", "markdown", "# Title"), Cell("k2", "code", "b = 2\nprint(b)", name="load", options={"hide": True})])
         assert path.read_text() == dumps_percent(expected)
         again = read_notebook(path)

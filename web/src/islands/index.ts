@@ -22,9 +22,11 @@ export interface IslandsConfig {
   css?: string | false;
   /** Base URL `@file/...` virtual-file URLs resolve against (default: the page). */
   fileBase?: string;
-  /** Service worker serving `@file/` URLs, registered before the kernel starts (optional). */
+  /** Service worker serving `@file/` URLs, registered before the kernel starts (optional: the
+   * islands get their virtual files from the kernel as `blob:` URLs without one). */
   serviceWorker?: string;
-  /** Run every island once the page loads (default true). */
+  /** Run every island once the page loads (default true; an island's `data-amphi-autorun`
+   * overrides it). */
   autorun?: boolean;
 }
 
@@ -100,7 +102,7 @@ export async function startIslands(config: IslandsConfig = readConfig()): Promis
   const page = new IslandsPage(transport, { elements });
   (window as unknown as { amphi: unknown }).amphi = { islands: page, transport, config };
   if (config.serviceWorker) await registerServiceWorker(config.serviceWorker);
-  if (config.autorun !== false) page.runAll(); // queued by the transport until the worker is ready
+  page.runAll(config.autorun !== false); // queued by the transport until the worker is ready
   transport.connect().catch((error: unknown) => {
     console.error("amphikernel islands: the kernel could not start", error);
   });

@@ -11,12 +11,19 @@
 //   </div>
 //
 // The source is the text content of the first <pre> inside .amphi-code (or of the island).
+// `data-amphi-autorun="false"` (or "true") on an island overrides the page's autorun setting.
 // Pre-rendered outputs stay until the first output of the cell's first run arrives (or the run
 // ends with no output), so a page with pre-rendered outputs does not flash while Python boots.
+//
+// Virtual files (`@file/...` images, downloads, widget modules): a documentation page has no
+// service worker to serve them, so the page asks the kernel to push each file's bytes as it
+// is created and shows them through `blob:` URLs substituted into the outputs, revoked when
+// the kernel releases the file (../transport/blob-files.ts, pyodide_host/file_push.py).
 import type { CellConsole, CellError, CellOutput, Notification } from "../protocol.generated";
 import { highlightPython } from "../render/markdown";
 import type { RenderContext } from "../render/output";
 import type { OutputItem } from "../session";
+import { BlobFiles } from "../transport/blob-files";
 import type { Incoming, Transport, TransportStatus } from "../transport/transport";
 import { UIStore } from "../ui/store";
 import { OutputArea } from "../views/outputs";
@@ -71,6 +78,8 @@ export class Island {
   private clearPending = false;
   status: IslandStatus = "waiting";
   errored = false;
+  /** Run when the page loads: true, false, or null (the page's setting). */
+  readonly autorun: boolean | null;
 
   constructor(
     readonly el: HTMLElement,
@@ -83,6 +92,8 @@ export class Island {
     this.source = islandSource(el);
     this.shownSource = this.source;
     this.codeHidden = this.codeHolder()?.hidden === true;
+    const autorun = el.dataset.amphiAutorun?.trim().toLowerCase();
+    this.autorun = autorun === undefined ? null : autorun !== "false";
     el.dataset.amphiCell = id;
     el.id ||= `amphi-${id}`;
     let host = el.querySelector<HTMLElement>(":scope > .amphi-output");
@@ -246,6 +257,8 @@ export class Island {
 export interface IslandsPageOptions {
   /** Islands in reading order (default: every `.amphi-island` of the document). */
   elements?: HTMLElement[];
+  /** Ask the kernel to push virtual files to the page, shown as `blob:` URLs (default true). */
+  pushFiles?: boolean;
 }
 
 /** Every island of the page, one kernel behind one transport. */
@@ -254,21 +267,22 @@ export class IslandsPage {
   readonly ui: UIStore;
   readonly widgets: Widgets;
   kernelReady = false;
+  /** Virtual files of the kernel, as `blob:` URLs (pushed by the kernel). */
+  readonly files = new BlobFiles();
   private readonly byId = new Map<string, Island>();
+  private readonly pushFiles: boolean;
 
   constructor(
     readonly transport: Transport,
     options: IslandsPageOptions = {},
   ) {
     this.ui = new UIStore((values) => this.transport.send({ type: "update-ui-element", values }));
-    this.widgets = new Widgets(
-      (message) => this.transport.send(message),
-      (url) => this.transport.fileUrl(url),
-    );
+    const fileUrl = (url: string) => this.files.resolve(url) ?? this.transport.fileUrl(url);
+    this.widgets = new Widgets((message) => this.transport.send(message), fileUrl);
     const ctx: RenderContext = {
       ui: this.ui,
       widgets: this.widgets,
-      fileUrl: (url) => this.transport.fileUrl(url),
+      fileUrl,
       cellLabel: (id) => this.byId.get(id)?.label ?? null,
       reveal: (id) => this.byId.get(id)?.el.scrollIntoView({ block: "center" }),
     };
@@ -283,6 +297,8 @@ export class IslandsPage {
       this.byId.set(id, island);
     });
     transport.onNotification((message) => this.receive(message));
+    this.pushFiles = options.pushFiles !== false;
+    this.askForFiles(); // queued before any run, so the first run's files come too
     transport.onStatus((status) => {
       for (const island of this.islands) island.setBoot(status);
       if (status.state === "closed") this.setReady(false);
@@ -293,9 +309,16 @@ export class IslandsPage {
     return this.byId.get(id);
   }
 
-  /** Run every island, in reading order (what the page does once at load). */
-  runAll(): void {
-    this.run(this.islands);
+  /** Run every island, in reading order (what the page does once at load); `autorun` is the
+   * page's default for islands that do not say (`data-amphi-autorun`). */
+  runAll(autorun = true): void {
+    this.run(this.islands.filter((island) => island.autorun ?? autorun));
+  }
+
+  /** `push-virtual-files`: the session then sends each file's bytes as it creates it
+   * (idempotent; sent again to every new kernel, e.g. a worker started after a hard restart). */
+  private askForFiles(): void {
+    if (this.pushFiles) this.transport.send({ type: "push-virtual-files" } as unknown as Parameters<Transport["send"]>[0]);
   }
 
   /** Run some islands with their current code; the kernel re-runs what depends on them. */
@@ -315,9 +338,12 @@ export class IslandsPage {
   }
 
   private receive(message: Incoming): void {
+    if (this.files.receive(message)) return;
     const note = message as Notification;
     switch (note.type) {
       case "kernel-ready":
+        this.files.clear(); // a new kernel: the previous one's files are gone
+        this.askForFiles();
         this.setReady(true);
         for (const island of this.islands) if (island.status === "waiting") island.setStatus("waiting", "Python is ready");
         return;
@@ -333,7 +359,7 @@ export class IslandsPage {
         this.byId.get(note.cell_id)?.onStatus(note);
         return;
       case "cell-output":
-        this.byId.get(note.cell_id)?.append({ kind: "output", message: note as CellOutput });
+        this.byId.get(note.cell_id)?.append({ kind: "output", message: { ...note, data: this.files.rewriteBundle(note.data) } as CellOutput });
         return;
       case "cell-console":
         this.byId.get(note.cell_id)?.append({ kind: "console", message: note as CellConsole });
@@ -342,8 +368,9 @@ export class IslandsPage {
         this.byId.get(note.cell_id)?.append({ kind: "error", message: note as CellError });
         return;
       case "update-display":
+        const data = this.files.rewriteBundle(note.data ?? {});
         for (const island of this.islands) {
-          island.updateDisplay({ type: "cell-output", cell_id: island.id, data: note.data ?? {}, metadata: note.metadata ?? {}, display_id: note.display_id });
+          island.updateDisplay({ type: "cell-output", cell_id: island.id, data, metadata: note.metadata ?? {}, display_id: note.display_id });
         }
         return;
       case "clear-output":

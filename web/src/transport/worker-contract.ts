@@ -13,9 +13,9 @@
 //       running cell; the worker passes it to `pyodide.setInterruptBuffer` (an `interrupt`
 //       frame is also sent).  `stdinBuffer` (isolated pages only, else null/absent) is the
 //       SharedArrayBuffer `input()` waits on (layout: STDIN_* below): the page answers an
-//       `input-request` by writing the UTF-8 text and setting the state to STDIN_REPLY, or
-//       STDIN_INTERRUPTED (interrupt while waiting), then `Atomics.notify`; no `input-reply`
-//       frame is sent.
+//       `input-request` by writing the UTF-8 text in chunks (stdin-channel.ts; up to
+//       STDIN_LIMIT bytes, a longer reply is refused with STDIN_TOO_LARGE), or STDIN_INTERRUPTED
+//       (interrupt while waiting), with `Atomics.notify`; no `input-reply` frame is sent.
 //   { kind: "frame", data }                       a msgpack frame (command or host request).
 //   { kind: "file", url, port }                   read a virtual file (`@file/...` URL); the
 //       worker answers on `port` with a FileReply (the page relays the service worker's
@@ -72,10 +72,22 @@ export interface WorkerInitOptions {
   snapshot?: boolean;
   /** File name offered when the page downloads the notebook (default: the notebook's path, else "notebook.py"). */
   filename?: string;
+  /**
+   * The notebook file as the site holds it (a percent-format `.py`; default: `notebookURL` when
+   * that is one).  Edit mode: the download keeps its header (docstring, PEP 723 block, comments)
+   * and unedited cells byte for byte.
+   */
+  sourceURL?: string;
   /** Route urllib / http.client through synchronous XMLHttpRequest (default true). */
   patchHttp?: boolean;
   /** Install missing imports of a cell before it runs (default true). */
   autoInstall?: boolean;
+  /**
+   * Restore Python from the runtime folder's memory snapshot (`memory-snapshot.json` +
+   * `memory-snapshot.bin.gz`, made at export time) when it matches the runtime (default true);
+   * a missing, mismatched or broken snapshot means a normal boot (with a console note).
+   */
+  memorySnapshot?: boolean;
   [key: string]: unknown;
 }
 
@@ -103,9 +115,15 @@ export type FileReply = { found: true; data: Uint8Array; mimetype: string } | { 
 /** Value written into the interrupt buffer to raise KeyboardInterrupt (SIGINT). */
 export const SIGINT = 2;
 
-/** stdin buffer layout: Int32 [state, byte length], then the UTF-8 bytes of the reply. */
-export const STDIN_HEADER_BYTES = 8;
+/**
+ * stdin buffer layout: Int32 [state, chunk length, total length, chunk offset], then one chunk
+ * (STDIN_CAPACITY bytes) of the UTF-8 reply; replies go in chunks (./stdin-channel.ts).
+ */
+export const STDIN_HEADER_BYTES = 16;
 export const STDIN_CAPACITY = 1 << 20;
+/** The longest `input()` reply, in UTF-8 bytes (16 MiB; pyodide_host.jsbridge.STDIN_LIMIT). */
+export const STDIN_LIMIT = 16 * 1024 * 1024;
 export const STDIN_WAITING = 0;
 export const STDIN_REPLY = 1;
 export const STDIN_INTERRUPTED = 2;
+export const STDIN_TOO_LARGE = 3;

@@ -10,6 +10,7 @@
 //   yields), terminate it and start a fresh one;
 // * virtual files: answer the service worker's `@file/` requests by asking the worker.
 import { addFileSource } from "./files";
+import { StdinWriter, createStdinBuffer } from "./stdin-channel";
 import {
   decodeFrame,
   encodeFrame,
@@ -23,10 +24,6 @@ import {
   type FileReply,
   type PageToWorker,
   SIGINT,
-  STDIN_CAPACITY,
-  STDIN_HEADER_BYTES,
-  STDIN_INTERRUPTED,
-  STDIN_REPLY,
   type WorkerInitOptions,
   type WorkerToPage,
 } from "./worker-contract";
@@ -63,7 +60,7 @@ export class WorkerTransport implements Transport {
   private queue: Uint8Array[] = [];
   private ready = false;
   private interruptBuffer: Int32Array | null = null;
-  private stdinBuffer: SharedArrayBuffer | null = null;
+  private stdin: StdinWriter | null = null;
   private readonly pendingInputs = new Set<string>();
   private restartTimer: ReturnType<typeof setTimeout> | null = null;
   private restartRequest = "";
@@ -86,7 +83,7 @@ export class WorkerTransport implements Transport {
   connect(): Promise<void> {
     if (typeof SharedArrayBuffer !== "undefined" && globalThis.crossOriginIsolated) {
       this.interruptBuffer = new Int32Array(new SharedArrayBuffer(4));
-      this.stdinBuffer = new SharedArrayBuffer(STDIN_HEADER_BYTES + STDIN_CAPACITY);
+      this.stdin = new StdinWriter(createStdinBuffer());
     }
     if (!this.stopFiles) this.stopFiles = addFileSource((url) => this.readFile(url));
     return this.start(this.options.init ?? {});
@@ -137,8 +134,8 @@ export class WorkerTransport implements Transport {
         reject(new Error(error));
       };
       if (this.interruptBuffer) Atomics.store(this.interruptBuffer, 0, 0);
-      if (this.stdinBuffer) new Int32Array(this.stdinBuffer, 0, 2).fill(0);
-      this.post({ kind: "init", options: init, interruptBuffer: this.interruptBuffer, stdinBuffer: this.stdinBuffer });
+      this.stdin?.reset();
+      this.post({ kind: "init", options: init, interruptBuffer: this.interruptBuffer, stdinBuffer: this.stdin?.buffer ?? null });
     });
   }
 
@@ -166,7 +163,7 @@ export class WorkerTransport implements Transport {
 
   send(message: Outgoing): void {
     if (message.type === "interrupt") this.interrupt();
-    if (message.type === "input-reply" && this.stdinBuffer) {
+    if (message.type === "input-reply" && this.stdin) {
       this.answerInput(message.request_id, message.text ?? "");
       return;
     }
@@ -183,25 +180,16 @@ export class WorkerTransport implements Transport {
     }
     Atomics.store(this.interruptBuffer, 0, SIGINT);
     Atomics.notify(this.interruptBuffer, 0); // wakes a time.sleep() (see the worker)
-    if (this.pendingInputs.size && this.stdinBuffer) {
-      const header = new Int32Array(this.stdinBuffer, 0, 2);
-      Atomics.store(header, 1, 0);
-      Atomics.store(header, 0, STDIN_INTERRUPTED);
-      Atomics.notify(header, 0);
+    if (this.pendingInputs.size && this.stdin) {
+      this.stdin.interrupt();
       this.pendingInputs.clear();
     }
   }
 
+  /** Send a reply in chunks (a reply over the limit makes the cell's input() raise). */
   private answerInput(requestId: string, text: string): void {
-    if (!this.stdinBuffer || !this.pendingInputs.delete(requestId)) return;
-    const header = new Int32Array(this.stdinBuffer, 0, 2);
-    const room = new Uint8Array(this.stdinBuffer, STDIN_HEADER_BYTES);
-    const bytes = new TextEncoder().encode(text);
-    const length = Math.min(bytes.length, room.length);
-    room.set(bytes.subarray(0, length));
-    Atomics.store(header, 1, length);
-    Atomics.store(header, 0, STDIN_REPLY);
-    Atomics.notify(header, 0);
+    if (!this.stdin || !this.pendingInputs.delete(requestId)) return;
+    this.stdin.send(text).catch((error: unknown) => console.warn("amphikernel: input() reply refused:", String(error)));
   }
 
   /** A restart the worker cannot answer (its thread is stuck in a cell): replace the worker. */

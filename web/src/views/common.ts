@@ -21,7 +21,16 @@ const ICONS: Record<string, string> = {
   code: "M5.5 4L1.5 8l4 4 1-1-3-3 3-3zm5 0l-1 1 3 3-3 3 1 1 4-4z",
 };
 
+const ICON_TEMPLATES = new Map<string, SVGSVGElement>();
+
+/** An icon (a clone of one built once per name: a 1,000-cell notebook shows 6,000). */
 export function icon(name: keyof typeof ICONS): SVGSVGElement {
+  let template = ICON_TEMPLATES.get(name);
+  if (!template) ICON_TEMPLATES.set(name, (template = buildIcon(name)));
+  return template.cloneNode(true) as SVGSVGElement;
+}
+
+function buildIcon(name: keyof typeof ICONS): SVGSVGElement {
   const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
   svg.setAttribute("viewBox", "0 0 16 16");
   svg.setAttribute("width", "16");
@@ -81,6 +90,39 @@ export function kernelIndicator(session: Session): HTMLElement {
   session.on("kernel", update);
   update(session.kernelState);
   return pill;
+}
+
+/**
+ * A banner shown while another program has changed the notebook file on disk: the server
+ * refuses to save over that change until this tab reloads the file or overwrites it.
+ */
+export function diskBanner(session: Session, overwrite: () => void): HTMLElement {
+  const banner = el("div", { class: "disk-banner", role: "alert", hidden: true });
+  banner.dataset.state = "disk";
+  const update = () => {
+    const change = session.diskChange;
+    banner.replaceChildren();
+    if (change) {
+      banner.append(
+        change.deleted
+          ? "The notebook file was removed from disk by another program. "
+          : "The notebook file was changed on disk by another program. ",
+      );
+      if (change.error) banner.append(el("span", { class: "disk-error" }, `(${change.error}) `));
+      const reload = el("button", { type: "button", class: "btn small", "data-action": "reload" }, "Reload from disk");
+      reload.title = "Replace the cells here (unsaved edits too) with the file on disk";
+      reload.addEventListener("click", () => session.reloadFromDisk());
+      const write = el("button", { type: "button", class: "btn small", "data-action": "overwrite" }, "Overwrite");
+      write.title = "Save the cells shown here over the file on disk";
+      write.addEventListener("click", overwrite);
+      if (!change.deleted) banner.append(reload, " ");
+      banner.append(write);
+    }
+    banner.hidden = change === null;
+  };
+  session.on("disk", update);
+  update();
+  return banner;
 }
 
 /** A banner for a lost connection or a dead kernel. */

@@ -9,6 +9,7 @@ import {
   bootProgress,
   button,
   connectionBanner,
+  diskBanner,
   downloadText,
   el,
   formatSeconds,
@@ -16,6 +17,7 @@ import {
   renderContext,
   toasts,
 } from "./common";
+import { EAGER_LIMIT, EditorScheduler, staticCode } from "./lazy-editors";
 import { OutputArea } from "./outputs";
 
 class CellView {
@@ -27,6 +29,13 @@ class CellView {
   private readonly promptHost: HTMLElement;
   readonly outputs: OutputArea;
   editor: EditorView | null = null;
+  /** The plain-text stand-in shown until the editor is made (big notebooks: lazy-editors.ts). */
+  private staticView: HTMLElement | null = null;
+  /** Big notebooks: whether the cell has come near the viewport (then its editor, rendered
+   * markdown and tool buttons are made), and what build() left to do until then. */
+  private near = false;
+  private deferred: (() => void) | null = null;
+  private readonly tools: HTMLElement;
   private editing = false;
   private kind: CellState["kind"];
 
@@ -45,17 +54,10 @@ class CellView {
     });
     this.statusChip = el("span", { class: "cell-status" });
     this.nameLabel = el("span", { class: "cell-name" });
-    const tools = el(
-      "div",
-      { class: "cell-tools" },
-      button("run", "Run cell", () => this.view.runCell(this.cell.id, false), { showLabel: false, className: "run" }),
-      button("up", "Move cell up", () => this.view.move(this.cell.id, -1), { showLabel: false }),
-      button("down", "Move cell down", () => this.view.move(this.cell.id, 1), { showLabel: false }),
-      button("text", "Toggle markdown / code", () => this.view.toggleKind(this.cell.id), { showLabel: false }),
-      button("plus", "Add cell below", () => this.view.add(this.cell.id, 1, "code", true), { showLabel: false }),
-      button("trash", "Delete cell", () => this.view.remove(this.cell.id), { showLabel: false, className: "danger" }),
-    );
-    const header = el("div", { class: "cell-header" }, this.statusChip, this.nameLabel, tools);
+    this.tools = el("div", { class: "cell-tools" });
+    if (this.view.lazyEditors) this.view.editors.watch(this.el, () => this.comeNear());
+    else this.comeNear();
+    const header = el("div", { class: "cell-header" }, this.statusChip, this.nameLabel, this.tools);
     this.editorHost = el("div", { class: "cell-editor" });
     this.rendered = el("div", { class: "cell-markdown", role: "document" });
     this.rendered.addEventListener("dblclick", () => this.startEditing());
@@ -70,6 +72,26 @@ class CellView {
     this.updateInput();
   }
 
+  private comeNear(): void {
+    this.near = true;
+    this.fillTools();
+    const pending = this.deferred;
+    this.deferred = null;
+    pending?.();
+  }
+
+  private fillTools(): void {
+    if (this.tools.firstChild) return;
+    this.tools.append(
+      button("run", "Run cell", () => this.view.runCell(this.cell.id, false), { showLabel: false, className: "run" }),
+      button("up", "Move cell up", () => this.view.move(this.cell.id, -1), { showLabel: false }),
+      button("down", "Move cell down", () => this.view.move(this.cell.id, 1), { showLabel: false }),
+      button("text", "Toggle markdown / code", () => this.view.toggleKind(this.cell.id), { showLabel: false }),
+      button("plus", "Add cell below", () => this.view.add(this.cell.id, 1, "code", true), { showLabel: false }),
+      button("trash", "Delete cell", () => this.view.remove(this.cell.id), { showLabel: false, className: "danger" }),
+    );
+  }
+
   private build(): void {
     this.el.classList.toggle("markdown", this.cell.kind === "markdown");
     this.el.classList.toggle("code", this.cell.kind === "code");
@@ -78,17 +100,50 @@ class CellView {
     this.editor = null;
     this.editorHost.replaceChildren();
     this.editing = false;
+    this.staticView = null;
+    this.deferred = null;
     if (this.cell.kind === "markdown" && this.cell.source.trim() !== "") {
-      this.showRendered();
+      if (!this.near) {
+        // Rendered when it comes near the viewport; its text until then.
+        this.rendered.textContent = this.cell.source;
+        this.rendered.hidden = false;
+        this.editorHost.hidden = true;
+        this.deferred = () => this.showRendered();
+      } else {
+        this.showRendered();
+      }
+    } else if (!this.near) {
+      this.showStatic();
+      this.deferred = () => this.makeEditor();
     } else {
       this.makeEditor();
     }
+  }
+
+  private showStatic(): void {
+    this.rendered.hidden = true;
+    this.editorHost.hidden = false;
+    const placeholder = this.cell.kind === "code" ? "Python code — Shift-Enter runs" : "Markdown — Shift-Enter renders";
+    this.staticView = staticCode(this.cell.source, placeholder, (x, y) => {
+      this.makeEditor();
+      const editor = this.editor;
+      if (!editor) return;
+      const pos = x >= 0 ? editor.posAtCoords({ x, y }) : null;
+      if (pos !== null) editor.dispatch({ selection: { anchor: pos } });
+      editor.focus();
+    });
+    this.editorHost.replaceChildren(this.staticView);
   }
 
   private makeEditor(): void {
     this.rendered.hidden = true;
     this.editorHost.hidden = false;
     if (this.editor) return;
+    this.fillTools();
+    if (this.staticView) {
+      this.staticView = null;
+      this.editorHost.replaceChildren();
+    }
     const cellId = this.cell.id;
     this.editor = createEditor({
       parent: this.editorHost,
@@ -150,6 +205,7 @@ class CellView {
 
   sourceChanged(): void {
     if (this.editor) setEditorText(this.editor, this.cell.source);
+    else if (this.staticView) this.showStatic();
     else if (this.cell.kind === "markdown") this.showRendered();
   }
 
@@ -235,6 +291,7 @@ class CellView {
   }
 
   destroy(): void {
+    this.view.editors.forget(this.el);
     this.editor?.destroy();
     this.outputs.dispose();
     this.el.remove();
@@ -252,6 +309,9 @@ export class NotebookView {
   private lastKey: { key: string; at: number } | null = null;
   private readonly timer: ReturnType<typeof setInterval>;
   private readonly cleanups: Array<() => void> = [];
+  /** Big notebooks make code editors near the viewport only (see lazy-editors.ts). */
+  readonly editors = new EditorScheduler();
+  lazyEditors = false;
 
   constructor(
     readonly session: Session,
@@ -291,7 +351,16 @@ export class NotebookView {
       { class: "key-hint" },
       "Shift-Enter runs a cell · Esc then ↑/↓ moves between cells · A/B add above/below · D D deletes · Ctrl/Cmd-S saves",
     );
-    this.root.append(header, bootProgress(session), connectionBanner(session, retry), this.list, adders, hint, toasts(session));
+    this.root.append(
+      header,
+      bootProgress(session),
+      connectionBanner(session, retry),
+      diskBanner(session, () => void this.save(true)),
+      this.list,
+      adders,
+      hint,
+      toasts(session),
+    );
     container.replaceChildren(this.root);
 
     this.cleanups.push(
@@ -340,6 +409,7 @@ export class NotebookView {
 
   destroy(): void {
     clearInterval(this.timer);
+    this.editors.dispose();
     for (const cleanup of this.cleanups) cleanup();
     for (const view of this.views.values()) view.destroy();
     this.views.clear();
@@ -349,6 +419,10 @@ export class NotebookView {
   /** Make the DOM match the session's cell list (create, remove, reorder). */
   private reconcile(): void {
     const cells = this.session.cells;
+    if (cells.length > EAGER_LIMIT && !this.lazyEditors) {
+      this.lazyEditors = true;
+      this.list.classList.add("big");
+    }
     const keep = new Set(cells.map((c) => c.id));
     for (const [id, view] of this.views) {
       if (!keep.has(id)) {
@@ -382,10 +456,10 @@ export class NotebookView {
     document.title = `${dirty ? "● " : ""}${basename(this.session.path) || "notebook"} — amphikernel`;
   }
 
-  async save(): Promise<void> {
+  async save(overwrite = false): Promise<void> {
     this.savedLabel.textContent = "Saving…";
     try {
-      await this.session.save();
+      await this.session.save(overwrite);
     } catch {
       // the session shows a toast
     }

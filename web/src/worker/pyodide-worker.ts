@@ -7,13 +7,11 @@
 // script) holds pyodide.mjs, the wasm, the stdlib and the wheels; micropip's first index is the
 // site's own PEP 503 `simple/`.  Nothing comes from a CDN.
 import { decode, encode } from "@msgpack/msgpack";
+import { readStdinReply } from "../transport/stdin-channel";
+import { fetchSnapshot, loadPyodideFast } from "./memory-snapshot";
 import {
   type FileReply,
   type PageToWorker,
-  STDIN_HEADER_BYTES,
-  STDIN_INTERRUPTED,
-  STDIN_REPLY,
-  STDIN_WAITING,
   type WorkerInitOptions,
   type WorkerNotebook,
   type WorkerToPage,
@@ -102,22 +100,18 @@ function answerFile(url: string, port: MessagePort): void {
   port.close();
 }
 
-/** `input()` through the stdin SharedArrayBuffer: block until the page answers. */
-function makeWaitReply(buffer: SharedArrayBuffer): () => string | null {
-  const header = new Int32Array(buffer, 0, 2);
-  const bytes = new Uint8Array(buffer, STDIN_HEADER_BYTES);
-  const decoder = new TextDecoder();
+/**
+ * `input()` through the stdin SharedArrayBuffer: block until the page's whole reply arrived
+ * (in chunks, ../transport/stdin-channel.ts).  Returns the text, null when interrupted, or the
+ * size in bytes of a reply the page refused as too long (Python raises for both).
+ */
+function makeWaitReply(buffer: SharedArrayBuffer): () => string | number | null {
   return () => {
-    while (Atomics.load(header, 0) === STDIN_WAITING) Atomics.wait(header, 0, STDIN_WAITING);
-    const state = Atomics.load(header, 0);
-    const length = Math.min(Atomics.load(header, 1), bytes.length);
-    const text = state === STDIN_REPLY ? decoder.decode(bytes.slice(0, length)) : null;
-    Atomics.store(header, 1, 0);
-    Atomics.store(header, 0, STDIN_WAITING);
+    const reply = readStdinReply(buffer);
     // An interrupt while waiting: the page also wrote SIGINT into the interrupt buffer; the
     // KeyboardInterrupt is raised by the caller, so it must not fire a second time later.
-    if (state === STDIN_INTERRUPTED && interruptBuffer) Atomics.store(interruptBuffer, 0, 0);
-    return text;
+    if (reply === null && interruptBuffer) Atomics.store(interruptBuffer, 0, 0);
+    return reply;
   };
 }
 
@@ -154,6 +148,23 @@ async function loadOutputs(options: WorkerInitOptions, resolve: (u: string) => s
     return new Uint8Array(await (await fetchOk(resolve(options.outputsURL))).arrayBuffer());
   } catch (error) {
     console.warn("amphikernel worker: pre-rendered outputs not loaded", error);
+    return null;
+  }
+}
+
+/**
+ * The notebook file's text (`sourceURL`, else a percent-format `notebookURL`), byte-order mark
+ * kept, for downloads that change only edited cells; null when there is none (edit mode only).
+ */
+async function loadSource(options: WorkerInitOptions, resolve: (u: string) => string): Promise<string | null> {
+  if (options.mode === "run") return null;
+  const url = options.sourceURL ?? (options.notebookURL && /\.py$/i.test(options.notebookURL) ? options.notebookURL : undefined);
+  if (!url) return null;
+  try {
+    const bytes = await (await fetchOk(resolve(url))).arrayBuffer();
+    return new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes);
+  } catch (error) {
+    console.warn("amphikernel worker: the notebook file's text is not available; downloads are written out whole", error);
     return null;
   }
 }
@@ -204,10 +215,15 @@ async function boot(init: Extract<PageToWorker, { kind: "init" }>): Promise<void
   // Start the big downloads first; the notebook and its outputs come meanwhile.
   const runtime = import(/* webpackIgnore: true */ `${indexURL}pyodide.mjs`) as Promise<{
     loadPyodide(config: Record<string, unknown>): Promise<Pyodide>;
+    version?: string;
   }>;
+  // The site's memory snapshot (./memory-snapshot.ts), checked against the runtime.
+  const memorySnapshot =
+    options.memorySnapshot === false ? Promise.resolve(null) : fetchSnapshot(indexURL, runtime.then((r) => r.version ?? null, () => null));
   const imports = importMap(indexURL);
   const notebookLoad = loadNotebook(options, resolve);
   const outputsLoad = loadOutputs(options, resolve);
+  const sourceLoad = loadSource(options, resolve);
 
   let loaded = await notebookLoad;
   // While Python loads: the notebook and the outputs it was exported with.
@@ -220,11 +236,9 @@ async function boot(init: Extract<PageToWorker, { kind: "init" }>): Promise<void
 
   const { loadPyodide } = await runtime;
   progress("Starting Python", 0.3);
-  const pyodide = await loadPyodide({
-    indexURL,
-    stdout: (line: string) => console.log(line),
-    stderr: (line: string) => console.warn(line),
-  });
+  const config = { indexURL, stdout: (line: string) => console.log(line), stderr: (line: string) => console.warn(line) };
+  const createModule = async () => (await import(/* webpackIgnore: true */ `${indexURL}pyodide.asm.mjs`)).default;
+  const { pyodide } = await loadPyodideFast(loadPyodide, config, memorySnapshot, createModule);
   progress("Loading the kernel's packages", 0.75);
   if (interruptBuffer) pyodide.setInterruptBuffer(interruptBuffer);
   const quiet = { messageCallback: () => {}, errorCallback: (m: string) => console.warn(m) };
@@ -252,6 +266,8 @@ async function boot(init: Extract<PageToWorker, { kind: "init" }>): Promise<void
     patch_http: options.patchHttp !== false,
     // An interruptible blocking time.sleep (isolated pages): wakes up when the page interrupts.
     sleep: interruptBuffer ? (seconds: number) => void Atomics.wait(interruptBuffer as Int32Array, 0, 0, seconds * 1000) : null,
+    // The file's own text: a download rewrites only the cells that were edited.
+    source_text: await sourceLoad,
   });
   sessionModule.destroy();
   if (options.requirements?.length) {

@@ -1,0 +1,1 @@
+"""Fault tests: full disk, files changed behind the server's back, kill -9, runaway cells."""

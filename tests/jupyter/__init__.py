@@ -1,0 +1,1 @@
+"""Jupyter clients driving amphikernel through the bridge (``subprocess_host.jupyter``)."""

@@ -230,7 +230,7 @@ class AppProcess:
             if self.sockets["cmd"] in events:
                 self._on_cmd()
             if (0 in events and not os.read(0, 65536)) or (
-                    not _alive(server) if forked and server is not None else os.getppid() != first_parent):
+                    not wire.pid_alive(server) if forked and server is not None else os.getppid() != first_parent):
                 self._exit_orphaned()
         self.close()
 
@@ -335,15 +335,6 @@ class AppProcess:
                 sock.close(0)
         self.ctx.term()
 
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def main() -> int:

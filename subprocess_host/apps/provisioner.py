@@ -107,6 +107,14 @@ class AppProvisioner(abc.ABC):
         """SIGKILL."""
         self.send_signal(signal.SIGKILL)
 
+    def _abort(self) -> int | None:
+        """Kill a process whose start failed and reap it (``None`` if it outlives 5 s)."""
+        self.kill()
+        try:
+            return self.wait(5)
+        except subprocess.TimeoutExpired:
+            return None
+
     @abc.abstractmethod
     def wait(self, timeout: float | None = None) -> int:
         """Wait for it to exit and reap it; returns the exit status.
@@ -225,17 +233,10 @@ class LocalProvisioner(AppProvisioner):
         self._endpoints = _ready_from_fd(self.proc.stdout.fileno(), spec.ready_timeout, spec.name, self._abort)
         return self._endpoints
 
-    def _abort(self) -> int | None:
-        self.kill()
-        try:
-            return self.wait(5)
-        except subprocess.TimeoutExpired:
-            return None
-
     def poll(self) -> int | None:
         if self.proc is not None:
             return self.proc.poll()
-        if self._returncode is None and self._pid is not None and not _alive(self._pid):
+        if self._returncode is None and self._pid is not None and not wire.pid_alive(self._pid):
             self._returncode = -1  # re-attached: not our child, status unknown
         return self._returncode
 
@@ -284,12 +285,3 @@ class LocalProvisioner(AppProvisioner):
             provisioner._endpoints = AppEndpoints(**ep)
         return provisioner
 
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -27,6 +27,7 @@ sockets, :func:`decode_mgmt_request` for ``mgmt``.
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Any, Literal
 
@@ -225,3 +226,17 @@ def parse_ready(line: bytes) -> AppReady | None:
         return msgspec.json.decode(rest, type=AppReady)
     except (msgspec.DecodeError, msgspec.ValidationError):
         return None
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (signal 0; a process of another user counts as alive).
+
+    Never raises for a missing process; ``pid`` must be a positive int.
+    """
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

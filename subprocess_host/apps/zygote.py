@@ -37,6 +37,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from subprocess_host.apps import wire
 from subprocess_host.apps.provisioner import AppEndpoints, AppProvisioner, AppSpec, AppStartError
 
 READY = b"ZYGOTE_READY\n"
@@ -264,7 +265,7 @@ class Zygote:
                 if left is not None and left <= 0:
                     raise subprocess.TimeoutExpired("app process", timeout or 0)
                 if self._ready is False:  # the template is gone: it cannot report any more
-                    if not _alive(pid):
+                    if not wire.pid_alive(pid):
                         self._exits[pid] = -1
                         break
                     self._changed.wait(0.05 if left is None else min(left, 0.05))
@@ -289,15 +290,6 @@ class Zygote:
         if self.proc.stdout is not None:
             self.proc.stdout.close()
 
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class ZygoteProvisioner(AppProvisioner):
@@ -347,13 +339,6 @@ class ZygoteProvisioner(AppProvisioner):
         finally:
             os.close(out_r)
         return self._endpoints
-
-    def _abort(self) -> int | None:
-        self.kill()
-        try:
-            return self.wait(5)
-        except subprocess.TimeoutExpired:
-            return None
 
     def poll(self) -> int | None:
         return None if self._pid is None else self.zygote.status(self._pid)

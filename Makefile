@@ -9,7 +9,7 @@ BASE_PYTHON ?= $(shell (command -v pyenv >/dev/null && p="$$(pyenv prefix 3.12.1
 WEB_SOURCES := $(shell find web/src web/scripts -type f) web/index.html web/package.json web/tsconfig.json
 WEB_BUNDLE := subprocess_host/static/app/index.html
 
-.PHONY: setup compile demo test lint bench clean kernel-venvs sci-venv chromium pyodide-dist dist
+.PHONY: setup compile demo test lint bench clean kernel-venvs sci-venv chromium haproxy pyodide-dist dist
 
 $(VENV)/.installed: pyproject.toml requirements-dev.txt
 	@test -x "$(BASE_PYTHON)" || { echo "error: Python 3.12 not found (install pyenv 3.12.1 or set BASE_PYTHON)"; exit 1; }
@@ -23,7 +23,7 @@ $(VENV)/.installed: pyproject.toml requirements-dev.txt
 compile: setup
 	@$(PY) -m compileall -q lifecycle subprocess_host pyodide_host benchmarks
 
-setup: $(VENV)/.installed $(WEB_BUNDLE) chromium
+setup: $(VENV)/.installed $(WEB_BUNDLE) chromium haproxy
 
 CORPUS_NOTEBOOK ?= ../shared/corpus/notebooks/pytudes_cheryl.ipynb
 
@@ -62,6 +62,10 @@ $(WEB_BUNDLE): web/node_modules/.installed $(WEB_SOURCES)
 # Debian's chromium for the end-to-end tests (never `playwright install`).
 chromium:
 	bash web/scripts/install-chromium.sh
+
+# Debian's haproxy for the scale tests (tests/scale/) and deploy/haproxy.cfg.
+haproxy:
+	bash deploy/install-haproxy.sh
 
 # Pyodide dist directories (runtime from npm + our wheel + msgspec/micropip wasm wheels + lock).
 # --prebuilt: our Pyodide wheel also goes to pyodide_host/prebuilt/ (package data of the wheel).

@@ -11,6 +11,10 @@ def main(argv: list[str] | None = None) -> int:
         from benchmarks import load
 
         return load.main(args[1:])
+    if args[:1] == ["scale"]:  # its own flags; not part of "all" (a Ray cluster, HAProxy, 300 readers)
+        from benchmarks import scale
+
+        return scale.main(args[1:])
     suites = {"core": "benchmarks.core", "figures": "benchmarks.figures", "subprocess": "benchmarks.subprocess", "pyodide": "benchmarks.pyodide", "big": "benchmarks.big", "peers": "benchmarks.peers", "apps": "benchmarks.apps", "snapshot": "benchmarks.snapshot", "jupyter": "benchmarks.jupyter_bridge"}
     wanted = list(suites) if args in ([], ["all"]) else args
     unknown = [w for w in wanted if w not in suites]

@@ -5,7 +5,9 @@ marimo ``MARIMO_VERSION`` is pip-installed once into its own venv under ``build/
 driver process per runtime (ours: :mod:`benchmarks.peers_ours` with ``KernelClient``; marimo:
 :mod:`benchmarks.peers_marimo` through marimo's IPC entry points), the two interleaved round by
 round, and both medians are printed with their ratio (marimo / ours: above 1 means we are
-faster or smaller).
+faster or smaller).  The app-server rows come from :mod:`benchmarks.peers_apps` (both servers
+on several notebooks, sessions over WebSocket); the Pyodide-under-Node rows from
+:mod:`benchmarks.peers_pyodide` (beside the bare-Pyodide floor: marimo has no Node host).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from benchmarks import peers_apps, peers_pyodide
 from benchmarks.peers_venv import MARIMO_VERSION, ensure_peer_venv
 
 REPO = Path(__file__).resolve().parents[1]
@@ -73,14 +76,36 @@ def main() -> None:
     row("1,000 slider updates -> idle (runs of the dependent cell)", "slider.executions", 1.0, "runs")
     python = subprocess.run([str(peer_python), "-c", "import platform; print(platform.python_version())"],
                             capture_output=True, text=True, check=True).stdout.strip()
+    apps = peers_apps.measure(peer_python, ROUNDS)
+    for name, key in (("app server: first session of an app (connect -> output)", "first"),
+                      ("app server: later session of that app (connect -> output)", "later")):
+        rows.append((name, statistics.median(apps["ours"][key]) * 1e3, statistics.median(apps["marimo"][key]) * 1e3, "ms"))
     print(f"\n== peers: amphikernel vs marimo {MARIMO_VERSION}, both on CPython {python}, {ROUNDS} interleaved rounds ==")
     print(f"{'figure':58s} {'amphikernel':>14s} {'marimo':>14s}  ratio (marimo/ours)")
     for name, a, b, unit in rows:
         ratio = f"{b / a:6.1f}x" if a else "   -"
         print(f"{name:58s} {a:10.2f} {unit:>3s} {b:10.2f} {unit:>3s}  {ratio}")
-    print(f"{'app server first / later session':58s} {'n/a (app server not available)':>30s}")
-    print(f"{'Pyodide under Node: start -> first run, 20,000 prints':58s} "
-          f"ours: python -m benchmarks pyodide; marimo: n/a (no Node entry point for its Pyodide kernel)")
+    _print_pyodide()
+
+
+def _print_pyodide() -> None:
+    from pyodide_host.build import ensure_dist
+    from pyodide_host.build.node_harness import node_executable
+
+    title = "\n== peers, Pyodide under Node: marimo has no Node host; our figure beside the bare-Pyodide floor =="
+    if node_executable() is None:
+        print(f"{title}\nskipped: node is not installed")
+        return
+    found = peers_pyodide.measure(ensure_dist(quiet=True), starts=ROUNDS * 2, print_runs=ROUNDS * 3)
+    print(title)
+    print(f"{'figure':58s} {'amphikernel':>14s} {'bare Pyodide':>14s}  ratio (ours/floor)")
+    for name, key, floor in (
+        ("Node start -> first completed run", "first", "first_floor"),
+        ("20,000 printed lines (kernel: -> completed-run)", "prints", "prints_floor"),
+    ):
+        a, b = statistics.median(found[key]) * 1e3, statistics.median(found[floor]) * 1e3
+        print(f"{name:58s} {a:10.2f}  ms {b:10.2f}  ms  {a / b:6.2f}x")
+    print("  floors: loadPyodide + msgspec import; print() of the same lines into io.StringIO (no kernel)")
 
 
 if __name__ == "__main__":

@@ -69,6 +69,10 @@ def _export(site: Path) -> None:
     (site / "nosnap.html").write_text(index.replace('"autorun": true', '"autorun": true, "memorySnapshot": false'))
 
 
+PHASES: list[dict[str, float]] = []
+"""``snapshot.mjs boot``'s per-step timestamps (ms since its process started) of the restored runs."""
+
+
 def _node_boot(node: str, pyodide: Path, snapshot: bool) -> float:
     """Spawn -> first completed run (s), wall clock."""
     args = [node, str(SNAPSHOT_SCRIPT), "boot", "--dist", str(pyodide), "--code", "answer = 41 + 1\nanswer"]
@@ -83,7 +87,20 @@ def _node_boot(node: str, pyodide: Path, snapshot: bool) -> float:
     result = json.loads(line)
     if result["snapshot"] != snapshot or not any("cell-output" in f for f in result["frames"]):
         raise RuntimeError(f"snapshot.mjs boot did not run the cell: {line[:300]}")
+    if snapshot and result.get("phases"):
+        PHASES.append(result["phases"])
     return elapsed
+
+
+def _print_phases() -> None:
+    """Median of each step of the restored Node boots, in the order they happen."""
+    if not PHASES:
+        return
+    import statistics
+
+    names = sorted({k for p in PHASES for k in p}, key=lambda k: statistics.median(p.get(k, 0.0) for p in PHASES))
+    steps = ", ".join(f"{k} {statistics.median(p[k] for p in PHASES if k in p):.0f}" for k in names)
+    print(f"restored Node boot, median ms since process start per step: {steps}")
 
 
 def _node_floor(pyodide: Path) -> float:
@@ -163,6 +180,7 @@ def main() -> None:
         figures.append(Figure("snapshot size, gzip", [size / 1e6], target="<= 8 MB", unit="MB",
                               extra=f"raw {sidecar['raw_bytes'] / 1e6:.1f} MB, memory {sidecar['memory_bytes'] / 1e6:.1f} MB"))  # fmt: skip
         print_figures(f"memory snapshot (Pyodide {sidecar['pyodide']}, {RUNS} rounds, timeout {TIMEOUT_MS / 1e3:g} s)", figures)
+        _print_phases()
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from lifecycle.ipython_syntax import (
     MAGIC_NAME,
@@ -53,9 +54,48 @@ class CellAnalysis:
     star_import: bool = False
     error: SyntaxError | None = None
     tree: ast.Module | None = field(default=None, compare=False, repr=False)
+    from_source: bool = field(default=False, compare=False, repr=False)
+    """``tree`` is the cell's own source parsed, unchanged (no IPython-syntax rewrite): the
+    kernel may compile the text instead of the tree."""
 
 
 _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)
+_AST = ast.AST
+
+
+class _FastVisitor(ast.NodeVisitor):
+    """:class:`ast.NodeVisitor` with the method lookup cached per node class, and constants
+    skipped (the base class's ``visit_Constant`` looks for deprecated ``visit_Num``-style
+    methods on every constant).  Same traversal; about twice as fast on a whole notebook."""
+
+    _methods: dict[type, Any]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._methods = {}
+
+    def visit(self, node: ast.AST) -> Any:
+        cls = node.__class__
+        method = self._methods.get(cls)
+        if method is None:
+            method = getattr(type(self), "visit_" + cls.__name__, None) or type(self).generic_visit
+            self._methods[cls] = method
+        return method(self, node)
+
+    def generic_visit(self, node: ast.AST) -> None:
+        for name in node._fields:
+            value = getattr(node, name, None)
+            if value.__class__ is list:
+                for item in value:
+                    if isinstance(item, _AST):
+                        self.visit(item)
+            elif isinstance(value, _AST):
+                self.visit(value)
+
+    def visit_Constant(self, node: ast.Constant) -> None:
+        return None
+
+
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
 
 
@@ -68,7 +108,7 @@ def _arg_names(args: ast.arguments) -> set[str]:
     return names
 
 
-class _BindingCollector(ast.NodeVisitor):
+class _BindingCollector(_FastVisitor):
     """Names bound directly in one function body (not in nested scopes)."""
 
     def __init__(self) -> None:
@@ -159,7 +199,7 @@ class _Scope:
         self.nonlocal_decl = nonlocal_decl or set()
 
 
-class _CellVisitor(ast.NodeVisitor):
+class _CellVisitor(_FastVisitor):
     """Walks a cell in execution order, resolving every name through real Python scopes."""
 
     def __init__(self) -> None:
@@ -421,8 +461,9 @@ def parse_cell(code: str, filename: str = "<cell>") -> ast.Module:
     return compile(code, filename, "exec", ast.PyCF_ONLY_AST | ast.PyCF_ALLOW_TOP_LEVEL_AWAIT, dont_inherit=True)  # type: ignore[return-value]
 
 
-def analyze_tree(tree: ast.Module) -> CellAnalysis:
-    """Definitions and references of a parsed cell (see the module docstring)."""
+def analyze_tree(tree: ast.Module, *, from_source: bool = False) -> CellAnalysis:
+    """Definitions and references of a parsed cell (see the module docstring);
+    ``from_source`` is recorded in the result (see :attr:`CellAnalysis.from_source`)."""
     visitor = _CellVisitor()
     for stmt in tree.body:
         visitor.visit(stmt)
@@ -434,6 +475,7 @@ def analyze_tree(tree: ast.Module) -> CellAnalysis:
         deletes=frozenset(visitor.deletes),
         star_import=visitor.star_import,
         tree=tree,
+        from_source=from_source,
     )
 
 
@@ -452,7 +494,7 @@ def analyze_cell(code: str, filename: str = "<cell>") -> CellAnalysis:
         err.filename = filename
         return CellAnalysis(error=err)
     if not rewritten.changed:
-        return analyze_tree(tree)
+        return analyze_tree(tree, from_source=rewritten.code == code)
     cover_rewritten_lines(tree, code, rewritten)
     analysis = analyze_tree(tree)
     return replace(analysis, refs=analysis.refs - {MAGIC_NAME})

@@ -345,8 +345,21 @@ def _drain(q: Any) -> list[Any]:
 
 
 async def _apply_ui_batch(kernel: Kernel, batch: list[Any]) -> None:
+    """Apply a batch of UI updates merged (one run of the readers).  When the merged update
+    is refused (an unknown id, a value an element rejects), the batch came from separate
+    frames: each is then applied on its own, in order, so one bad frame is reported alone and
+    never takes the others' values with it (a frame stays all-or-nothing)."""
     values, models = merge_ui_updates(batch)
-    await kernel.apply_ui_updates(values, models)
+    try:
+        await kernel.apply_ui_updates(values, models)
+    except (LookupError, ValueError, TypeError):
+        if len(batch) < 2:
+            raise
+        for command in batch:
+            try:
+                await kernel.apply_ui_updates(*merge_ui_updates([command]))
+            except (Exception, KeyboardInterrupt) as exc:
+                _report(kernel, exc, command)
 
 
 def _report(kernel: Kernel, exc: BaseException, command: Any) -> None:

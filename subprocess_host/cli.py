@@ -9,6 +9,7 @@ import argparse
 import sys
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import Any
 
 from lifecycle.notebook import (
     Cell,
@@ -93,6 +94,13 @@ def cmd_execute(args: argparse.Namespace) -> int:
     return 0
 
 
+def _provisioner_options(args: argparse.Namespace) -> dict[str, Any]:
+    """``--provisioner ray --ray-address ... --ray-namespace ...`` as builder options."""
+    if getattr(args, "provisioner", "local") != "ray":
+        return {}
+    return {"provisioner": "ray", "ray_address": args.ray_address, "ray_namespace": args.ray_namespace}
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from subprocess_host.server import ServerOptions, serve_notebook
 
@@ -101,7 +109,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         from subprocess_host.apps.serve import serve_apps  # one OS process per notebook app
 
         return serve_apps([Path(n) for n in notebooks], watch=args.watch, host=args.host, port=args.port,
-                          token=args.token, no_token=args.no_token, python=args.python)
+                          token=args.token, no_token=args.no_token, python=args.python,
+                          instance_id=getattr(args, "instance_id", None),
+                          session_grace=getattr(args, "session_grace", 60.0),
+                          app_directory=getattr(args, "app_directory", None),
+                          **_provisioner_options(args))
     if getattr(args, "watch", False):
         raise CliError("--watch needs a directory")
     options = ServerOptions(
@@ -180,6 +192,18 @@ def build_parser() -> argparse.ArgumentParser:
             sp.add_argument("notebook", nargs="+", help="a percent-format .py or an .ipynb; several notebooks or a "
                             "directory serve each as an app with its own process, listed on an index page")
             sp.add_argument("--watch", action="store_true", help="with a directory: pick up added and removed notebooks")
+            sp.add_argument("--instance-id", help="this server instance's id (X-Served-By; default random)")
+            sp.add_argument("--session-grace", type=float, default=60.0, metavar="SECONDS",
+                            help="keep a reader's session this long after its connection closes, to resume it (default 60)")
+            sp.add_argument("--app-directory", metavar="DIR", help="share app processes with other server instances "
+                            "through this registry directory ('default': under the user's runtime directory)")
+            sp.add_argument("--provisioner", choices=("local", "ray"), default="local",
+                            help="where app processes run: this machine (default) or a Ray cluster, one detached "
+                            "named actor per app shared by every instance (pip install amphikernel[ray])")
+            sp.add_argument("--ray-address", metavar="HOST:PORT", help="with --provisioner ray: the cluster's head "
+                            "(default: RAY_ADDRESS or the local cluster)")
+            sp.add_argument("--ray-namespace", metavar="NAME", help="with --provisioner ray: the Ray namespace of the "
+                            "deployment's actors (default amphikernel)")
         else:
             sp.add_argument("notebook", help="a percent-format .py or an .ipynb (created if missing, edit mode)")
         sp.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")

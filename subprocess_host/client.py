@@ -39,6 +39,20 @@ NotificationCallback = Callable[[Any, bytes], None]
 """Called with ``(notification, raw_frame)`` for every frame from the kernel."""
 
 
+def source_root() -> str | None:
+    """The folder holding our packages when they run from a source checkout, else ``None``.
+
+    A kernel (or app process) started with another interpreter gets this folder on its
+    ``PYTHONPATH`` so that it imports amphikernel from the checkout.  An installed amphikernel
+    (``site-packages``/``dist-packages``) gives ``None``: that folder also holds this
+    interpreter's compiled dependencies (msgspec, pyzmq), which would shadow the other
+    interpreter's own and fail to import there; the other interpreter's own installation is
+    used instead.
+    """
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return None if os.path.basename(root) in ("site-packages", "dist-packages") else root
+
+
 class KernelStartError(RuntimeError):
     """The kernel did not start: it exited, printed no ready line in time, or speaks an
     incompatible protocol version.  The message includes the kernel's stderr tail."""
@@ -183,8 +197,7 @@ class KernelClient:
         self.dead = False
         self.running_cells.clear()
         env = dict(os.environ)
-        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (source_root(), env.get("PYTHONPATH", "")) if p)
         if self.env:
             env.update(self.env)
         launch = LaunchArgs(channels=self.transport.addresses, kernel=self.args, parent_pid=os.getpid())

@@ -329,7 +329,7 @@ class Kernel(CommandHandlers, Materializer):
         compiled = self._compiled.get(cid)
         if compiled is None or compiled.code != node.code:
             assert node.analysis.tree is not None
-            compiled = compile_cell(cid, node.code, node.analysis.tree)
+            compiled = compile_cell(cid, node.code, node.analysis.tree, parsed_from_code=node.analysis.from_source)
             self._compiled[cid] = compiled
         return compiled
 

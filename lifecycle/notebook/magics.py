@@ -162,6 +162,7 @@ def comment_magics(source: str) -> str:
 
 def uncomment_magics(text: str) -> str:
     """The inverse of :func:`comment_magics`: a code cell's text read from a percent file."""
-    if not any(c in text for c in "%!?"):
+    # Only a commented line (``# %magic``) changes on reading: no "#", nothing to do.
+    if "#" not in text or not any(c in text for c in "%!?"):
         return text
     return _convert(text, write=False)

@@ -28,6 +28,12 @@ log = logging.getLogger("amphikernel.widgets")
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 """MIME type of a displayed widget: ``{"model_id", "version_major": 2, "version_minor"}``."""
+CODE_KEYS = frozenset({"_esm", "_css", "_anywidget_id", "_model_module", "_model_module_version",
+                       "_model_name", "_view_module", "_view_module_version", "_view_name"})
+"""State keys that say which code the page runs for a widget (the anywidget ES module and
+stylesheet, the ipywidgets model/view classes).  Only kernel code sets them: a frontend update
+naming one is ignored for that key (see :meth:`WidgetManager.apply`), so a reader of an app can
+never make the page run code of their choosing through a widget."""
 
 
 class WidgetManager(KernelCommManager):
@@ -195,7 +201,9 @@ class WidgetManager(KernelCommManager):
 
         All synced traits named in ``state`` are converted (the trait's ``from_json``) and set
         together; a value a trait rejects rolls every one of them back.  Keys that are not
-        synced traits are ignored, as ipywidgets does.  The new values are not sent back.
+        synced traits are ignored, as ipywidgets does, and so are :data:`CODE_KEYS` (the ES
+        module, stylesheet and view classes: only kernel code sets them).  The new values are
+        not sent back.
 
         Args:
             model_id: the widget's model id (comm id).
@@ -212,6 +220,10 @@ class WidgetManager(KernelCommManager):
         """
         comm = self._open_comm(model_id)
         widget = comm.widget
+        # Author code only: the code a widget's view runs is never taken from the page.
+        state = {name: value for name, value in state.items() if name not in CODE_KEYS}
+        if not state:
+            return set()
         token = context_mod.activate(self.ctx)
         try:
             widget_class = _ipywidget_class()

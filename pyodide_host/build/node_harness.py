@@ -140,6 +140,8 @@ class NodeHarness:
                     break
                 length, channel = struct.unpack(">IB", header)
                 payload = stream.read(length - 1) if length > 1 else b""
+                if len(payload) < length - 1:
+                    break  # the process died in the middle of a frame: end of stream, not a frame
                 now = time.perf_counter()
                 if channel == CH_KERNEL:
                     note = protocol.decode_notification(payload)

@@ -33,7 +33,7 @@
 
 import fs from "node:fs";
 import path from "node:path";
-import { gunzipSync } from "node:zlib";
+import { createGunzip } from "node:zlib";
 import { pathToFileURL } from "node:url";
 
 const MAGIC = "AMPHISNP";
@@ -261,60 +261,176 @@ async function make(opts) {
 
 // ----------------------------------------------------------------------------- booting
 
-function readContainer(bytes) {
-  if (bytes[0] === 0x1f && bytes[1] === 0x8b) bytes = new Uint8Array(gunzipSync(bytes));
-  if (Buffer.from(bytes.subarray(0, 8)).toString("latin1") !== MAGIC) throw new Error("not an amphikernel snapshot");
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const length = view.getUint32(12, true);
-  const header = JSON.parse(Buffer.from(bytes.subarray(16, 16 + length)).toString("utf8"));
-  const start = Math.ceil((16 + length) / 16) * 16;
-  const section = (s) => bytes.subarray(start + s.offset, start + s.offset + s.length);
-  return { header, section };
+// The container, decompressed as it is read (zlib works on the thread pool meanwhile) into one
+// buffer of its final size, so loadPyodide starts at once: it gets the memory section as soon as
+// the header is in (only its length is read before `createPyodideModule` returns), and
+// `createPyodideModule` waits for the rest after the runtime is compiled and instantiated.
+function openContainer(file) {
+  const compressed = fs.readFileSync(file);
+  const gzipped = compressed[0] === 0x1f && compressed[1] === 0x8b;
+  // A gzip member ends with its uncompressed size (mod 2**32; a container is far smaller).
+  const size = gzipped ? compressed.readUInt32LE(compressed.length - 4) : compressed.length;
+  if (size < 16 || size > 2 ** 31) throw new Error(`not an amphikernel snapshot (${size} bytes uncompressed)`);
+  const bytes = gzipped ? new Uint8Array(size) : new Uint8Array(compressed.buffer, compressed.byteOffset, size);
+  let filled = gzipped ? 0 : size;
+  let headerWaiter = null;
+  const parseHeader = () => {
+    if (Buffer.from(bytes.subarray(0, 8)).toString("latin1") !== MAGIC) throw new Error("not an amphikernel snapshot");
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const length = view.getUint32(12, true);
+    if (filled < 16 + length) return null;
+    const header = JSON.parse(Buffer.from(bytes.subarray(16, 16 + length)).toString("utf8"));
+    const start = Math.ceil((16 + length) / 16) * 16;
+    return { header, section: (s) => bytes.subarray(start + s.offset, start + s.offset + s.length) };
+  };
+  const header = new Promise((resolve, reject) => (headerWaiter = { resolve, reject }));
+  const complete = new Promise((resolve, reject) => {
+    const check = () => {
+      if (!headerWaiter || filled < 16) return;
+      try {
+        const parsed = parseHeader();
+        if (parsed) headerWaiter.resolve(parsed), (headerWaiter = null);
+      } catch (error) {
+        headerWaiter.reject(error), (headerWaiter = null);
+      }
+    };
+    if (!gzipped) {
+      check();
+      resolve();
+      return;
+    }
+    const gunzip = createGunzip({ chunkSize: 1 << 20 });
+    gunzip.on("data", (chunk) => {
+      if (filled + chunk.length > size) return gunzip.destroy(new Error("the snapshot is longer than its gzip trailer says"));
+      bytes.set(chunk, filled);
+      filled += chunk.length;
+      check();
+    });
+    gunzip.on("error", reject);
+    gunzip.on("end", () => (filled === size ? resolve() : reject(new Error("the snapshot is truncated"))));
+    gunzip.end(compressed);
+  });
+  complete.catch((error) => headerWaiter?.reject(error));
+  header.catch(() => {});
+  return { header, complete };
+}
+
+// Emscripten relocates a library's exported data addresses (the exports it returns, and the GOT
+// entries the library's own code reads them through) by the memory base *it* allocated, not by
+// the old one the instance was given: move them to the old base, where the restored memory has
+// that data (else msgspec finds its NoDefault/Unset objects at a stale address and the first
+// Struct with a field crashes the runtime).  The same steps as in memory-snapshot.ts.
+function relocateDataExports(Module, instance, exports, lib) {
+  if (!instance) throw new Error(`${lib.path} was not instantiated`);
+  for (const [name, raw] of Object.entries(instance.exports)) {
+    const moved = exports[name];
+    if (!(raw instanceof WebAssembly.Global) || !(moved instanceof WebAssembly.Global) || moved === raw) continue;
+    if (!Module.GOT) throw new Error("the runtime does not expose its GOT");
+    const fixed = new WebAssembly.Global({ value: "i32" }, raw.value + lib.memory_base);
+    const got = Module.GOT[name];
+    if (got && got.value === moved.value) got.value = fixed.value;
+    exports[name] = fixed;
+  }
+}
+
+// Load the snapshot's shared libraries at their old memory and table base (before the memory is
+// restored: the function table is not part of it).  The same steps as loadDylibs in
+// web/src/worker/memory-snapshot.ts.
+function loadDylibs(Module, header, section) {
+  const dylibBytes = new Map(header.sections.filter((s) => s.kind === "dylib").map((s) => [s.path, section(s)]));
+  for (const lib of header.dylibs) {
+    const table = Module.wasmTable;
+    const extra = table.length - lib.table_base;
+    if (extra < 0) table.grow(-extra);
+    const ownEnd = lib.table_base + lib.table_size;
+    for (let i = ownEnd + extra - 1; i >= ownEnd; i--) Module.freeTableIndexes.push(i);
+    const bases = { __memory_base: lib.memory_base, __table_base: lib.table_base };
+    const Instance = WebAssembly.Instance;
+    let instance = null;
+    WebAssembly.Instance = function (module, imports) {
+      const env = new Proxy(imports.env, { get: (t, p, r) => (p in bases ? bases[p] : Reflect.get(t, p, r)) });
+      return (instance = new Instance(module, { ...imports, env, wasi_snapshot_preview1: env }));
+    };
+    let exports;
+    try {
+      const flags = { loadAsync: false, global: true, nodelete: true, allowUndefined: true };
+      exports = Module.loadWebAssemblyModule(dylibBytes.get(lib.path), flags, lib.path, {});
+    } finally {
+      WebAssembly.Instance = Instance;
+    }
+    for (let i = lib.table_base; i < table.length; i++) Module.wasmTableMirror[i] = undefined;
+    for (let i = lib.table_base; i < lib.table_end; i++) {
+      if (table.get(i) === null) throw new Error(`function table slot ${i} is empty after ${lib.path}`);
+    }
+    if (table.length < lib.table_end) throw new Error(`function table at ${table.length}, expected ${lib.table_end}`);
+    relocateDataExports(Module, instance, exports, lib);
+    Module.newDSO(lib.path, lib.handle, exports);
+    Module.mergeLibSymbols(exports, lib.path);
+  }
+}
+
+// site-packages back into the file system, as finishRestore in web/src/worker/memory-snapshot.ts
+// does: each file a new in-memory node of its directory owning its bytes (copied once, all
+// together, out of the container); FS.writeFile per file (a path lookup, a stream, permission
+// checks) costs 5-10 times more here.  A name already there, or a directory that is not an
+// in-memory one, goes through FS.writeFile.
+function writeFiles(FS, header, section) {
+  const files = header.sections.filter((s) => s.kind === "file");
+  if (!files.length) return;
+  const first = section(files[0]);
+  const last = section(files[files.length - 1]);
+  const own = new Uint8Array(last.byteOffset + last.byteLength - first.byteOffset);
+  own.set(new Uint8Array(first.buffer, first.byteOffset, own.length));
+  const dirs = new Map();
+  for (const s of files) {
+    const slash = s.path.lastIndexOf("/");
+    const dir = s.path.slice(0, slash);
+    let node = dirs.get(dir);
+    if (node === undefined) {
+      FS.mkdirTree(dir);
+      node = FS.lookupPath(dir).node;
+      dirs.set(dir, node);
+    }
+    const at = section(s).byteOffset - first.byteOffset;
+    const bytes = own.subarray(at, at + s.length);
+    const name = s.path.slice(slash + 1);
+    const contents = node.contents;
+    if (typeof node.node_ops?.mknod === "function" && contents && typeof contents === "object" && !(name in contents)) {
+      const file = node.node_ops.mknod(node, name, 0o100644, 0);
+      file.contents = bytes;
+      file.usedBytes = bytes.length;
+    } else {
+      FS.writeFile(s.path, bytes, { canOwn: true });
+    }
+  }
 }
 
 // The same steps as web/src/worker/memory-snapshot.ts, for Node.
 async function restore(rt, container) {
-  const { header, section } = container;
-  if (header.pyodide !== rt.version) throw new Error(`snapshot of Pyodide ${header.pyodide}, runtime ${rt.version}`);
-  const memory = section(header.sections.find((s) => s.kind === "memory"));
-  const dylibBytes = new Map(header.sections.filter((s) => s.kind === "dylib").map((s) => [s.path, section(s)]));
   let Module = null;
+  let parsed = null;
+  const memory = container.header.then((c) => {
+    if (c.header.pyodide !== rt.version) throw new Error(`snapshot of Pyodide ${c.header.pyodide}, runtime ${rt.version}`);
+    parsed = c;
+    return c.section(c.header.sections.find((s) => s.kind === "memory"));
+  });
   const createPyodideModule = async (settings) => {
-    const hidden = header.jspi ? [] : ["Suspending", "Suspender", "promising"].filter((k) => k in WebAssembly);
+    const hidden = parsed.header.jspi ? [] : ["Suspending", "Suspender", "promising"].filter((k) => k in WebAssembly);
     const saved = hidden.map((k) => [k, Object.getOwnPropertyDescriptor(WebAssembly, k)]);
     for (const k of hidden) delete WebAssembly[k];
+    // Every byte in before the runtime is created: nothing may run between its creation and
+    // the libraries' loading (an await there let restored runtimes call a null function
+    // pointer: something else took the library's function table slots meanwhile).
+    await container.complete;
+    phase("container_complete");
     try {
       Module = await rt.createModule(settings);
     } finally {
       for (const [k, d] of saved) Object.defineProperty(WebAssembly, k, d);
     }
-    for (const lib of header.dylibs) {
-      const table = Module.wasmTable;
-      const extra = table.length - lib.table_base;
-      if (extra < 0) table.grow(-extra);
-      const ownEnd = lib.table_base + lib.table_size;
-      for (let i = ownEnd + extra - 1; i >= ownEnd; i--) Module.freeTableIndexes.push(i);
-      const bases = { __memory_base: lib.memory_base, __table_base: lib.table_base };
-      const Instance = WebAssembly.Instance;
-      WebAssembly.Instance = function (module, imports) {
-        const env = new Proxy(imports.env, { get: (t, p, r) => (p in bases ? bases[p] : Reflect.get(t, p, r)) });
-        return new Instance(module, { ...imports, env, wasi_snapshot_preview1: env });
-      };
-      let exports;
-      try {
-        const flags = { loadAsync: false, global: true, nodelete: true, allowUndefined: true };
-        exports = Module.loadWebAssemblyModule(dylibBytes.get(lib.path), flags, lib.path, {});
-      } finally {
-        WebAssembly.Instance = Instance;
-      }
-      for (let i = lib.table_base; i < table.length; i++) Module.wasmTableMirror[i] = undefined;
-      for (let i = lib.table_base; i < lib.table_end; i++) {
-        if (table.get(i) === null) throw new Error(`function table slot ${i} is empty after ${lib.path}`);
-      }
-      if (table.length < lib.table_end) throw new Error(`function table at ${table.length}, expected ${lib.table_end}`);
-      Module.newDSO(lib.path, lib.handle, exports);
-      Module.mergeLibSymbols(exports, lib.path);
-    }
+    phase("runtime_instantiated");
+    loadDylibs(Module, parsed.header, parsed.section);
+    phase("dylibs");
     return Module;
   };
   const pyodide = await rt.loadPyodide({
@@ -325,13 +441,12 @@ async function restore(rt, container) {
     _loadSnapshot: memory,
     createPyodideModule,
   });
-  for (const s of header.sections) {
-    if (s.kind !== "file") continue;
-    Module.FS.mkdirTree(s.path.slice(0, s.path.lastIndexOf("/")));
-    Module.FS.writeFile(s.path, section(s));
-  }
-  for (const [name, info] of Object.entries(header.packages)) pyodide.loadedPackages[name] = info.channel;
+  phase("loadPyodide");
+  writeFiles(Module.FS, parsed.header, parsed.section);
+  phase("files");
+  for (const [name, info] of Object.entries(parsed.header.packages)) pyodide.loadedPackages[name] = info.channel;
   pyodide.runPython(AFTER_RESTORE);
+  phase("after_restore");
   return pyodide;
 }
 
@@ -348,14 +463,26 @@ if "tempfile" in sys.modules:
 gc.enable()
 `;
 
+// Where the time goes (`boot` prints them): milliseconds since this process started, per step.
+const phases = {};
+const phase = (name) => (phases[name] = Math.round(performance.now() * 10) / 10);
+
 async function boot(opts) {
+  phase("script");
   const rt = await runtime(opts.dist);
-  let pyodide;
+  phase("runtime_imported");
+  let pyodide = null;
+  let fallback = null;
   if (opts.snapshot) {
-    pyodide = await restore(rt, readContainer(new Uint8Array(fs.readFileSync(opts.snapshot))));
-  } else {
-    pyodide = await rt.loadPyodide({ indexURL: rt.indexURL, packageCacheDir: rt.indexURL, stdout: err, stderr: err });
+    try {
+      pyodide = await restore(rt, openContainer(opts.snapshot));
+    } catch (error) {
+      // As the page's worker does: a console note, then a normal boot.
+      fallback = error && error.message ? error.message : String(error);
+      err(`snapshot.mjs: the memory snapshot could not be restored (${fallback}); booting without it`);
+    }
   }
+  pyodide ??= await rt.loadPyodide({ indexURL: rt.indexURL, packageCacheDir: rt.indexURL, stdout: err, stderr: err });
   const restored = performance.now();
   await pyodide.loadPackage(["amphikernel"], quiet);
   let ready = null;
@@ -370,16 +497,20 @@ async function boot(opts) {
     if (ready === null && bytes.indexOf(kernelReady) >= 0) ready = performance.now();
     if (bytes.indexOf(completed) >= 0) done();
   };
+  phase("packages");
   const sessionModule = pyodide.pyimport("pyodide_host.session");
   const session = sessionModule.create_session(send);
+  phase("session_created");
+  // Encoded by Python (a compile the page, which encodes in JavaScript, does not pay).
   const encode = pyodide.runPython(
     "from lifecycle import protocol\nlambda code: protocol.encode(protocol.ExecuteCells(cell_ids=['a'], codes=[code], order=['a']))",
   );
   session.handle_frame(encode(opts.code).toJs());
   await Promise.race([finished, new Promise((_, reject) => setTimeout(() => reject(new Error("the run timed out")), 120000))]);
   const firstRun = performance.now();
+  phase("first_run");
   process.stdout.write(
-    JSON.stringify({ snapshot: Boolean(opts.snapshot), restored_ms: restored, ready_ms: ready, first_run_ms: firstRun, frames: outputs }) + "\n",
+    JSON.stringify({ snapshot: Boolean(opts.snapshot) && fallback === null, fallback, restored_ms: restored, ready_ms: ready, first_run_ms: firstRun, phases, frames: outputs }) + "\n",
   );
   process.exit(0);
 }

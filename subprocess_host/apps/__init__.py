@@ -7,8 +7,13 @@ subprocess_host.apps.process``), ``provisioner`` (:class:`AppProvisioner`,
 app processes of a server, crash clean-up), ``kernel`` (a reader's kernel thread in an app
 process), ``session`` (reader sessions, the "app restarted" notice), ``catalog`` (which
 notebooks at which paths), ``asgi`` (the ASGI application and :func:`create_asgi_app`) and
-``serve`` (``amphi run a.py b.py`` / ``amphi run DIR/``), ``zygote`` (the warm template
-process that forks app processes, and :class:`~subprocess_host.apps.zygote.ZygoteProvisioner`).
+``serve`` (``amphi run a.py b.py`` / ``amphi run DIR/``), ``resync`` (a session's resync
+state, kept in the app process), ``directory`` (:class:`AppDirectory`: the app processes
+several server instances share), ``relay`` (``/health`` and ``X-Served-By``), ``zygote`` (the warm
+template process that forks app processes, and :class:`~subprocess_host.apps.zygote.ZygoteProvisioner`),
+``ray_provisioner`` (app processes as detached named Ray actors: ``RayProvisioner``,
+``RayDirectory``; optional, ``amphikernel[ray]``) and ``ray_actor`` (the actor that runs on a
+Ray node).
 
 Placement: the pool starts one template process with the server (``Popen`` of
 ``subprocess_host.apps.zygote``); it imports zmq, msgspec and the kernel machinery once and

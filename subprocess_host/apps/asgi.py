@@ -21,6 +21,12 @@ Routes (relative to where the application is mounted):
   memory (:mod:`subprocess_host.server.files`);
 * ``<app>/<asset>`` and ``/static/...``: the frontend bundle.
 
+Every response carries ``X-Served-By: <instance id>`` and ``GET /health`` answers without a
+token (:mod:`subprocess_host.apps.relay`, for a load balancer).  Several instances can serve
+the same apps behind HAProxy (``deploy/``): give each its ``instance_id`` and one shared
+``app_directory`` (:mod:`subprocess_host.apps.directory`); readers' sessions then live in the
+shared app processes and any instance resumes any of them.
+
 Each app is a small Starlette application (its own
 :class:`~subprocess_host.apps.session.AppSessionManager` as ``app.state.manager``), created
 on first use; all share one :class:`~subprocess_host.apps.pool.AppPool` of app processes.
@@ -48,6 +54,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from lifecycle.notebook import NotebookFormatError
+from subprocess_host.apps import wire
 from subprocess_host.apps.catalog import (
     AppCatalog,
     AppEntry,
@@ -55,8 +62,11 @@ from subprocess_host.apps.catalog import (
     check_notebook,
     notebook_title,
 )
+from subprocess_host.apps.directory import AppDirectory, LocalDirectory
 from subprocess_host.apps.pool import AppPool
 from subprocess_host.apps.provisioner import AppProvisioner, AppStartError
+from subprocess_host.apps.relay import InstanceMiddleware
+from subprocess_host.apps.resync import stable_cell_ids
 from subprocess_host.apps.session import AppSessionManager
 from subprocess_host.server.app import BundleFiles
 from subprocess_host.server.auth import (
@@ -108,6 +118,7 @@ class _App:
                 raise NotebookProblem(f"no such notebook: {entry.notebook}")
             document = NotebookDocument.open(entry.notebook, create=False)
             check_notebook(document.notebook)
+            stable_cell_ids(document.notebook.cells, str(entry.notebook.resolve()))
         except (NotebookProblem, NotebookFormatError, OSError, UnicodeDecodeError) as exc:
             self.problem = str(exc)
             return
@@ -168,10 +179,14 @@ class AppServer:
         catalog: the apps served.
     """
 
-    def __init__(self, catalog: AppCatalog, config: ServerConfig, provisioner: type[AppProvisioner] | None = None) -> None:
+    def __init__(self, catalog: AppCatalog, config: ServerConfig, provisioner: type[AppProvisioner] | None = None,
+                 *, directory: AppDirectory | None = None, instance_id: str | None = None,
+                 session_grace: float = 60.0) -> None:
         self.catalog = catalog
         self.config = config
-        self.pool = AppPool(provisioner, ready_timeout=config.kernel_ready_timeout)
+        self.pool = AppPool(provisioner, ready_timeout=config.kernel_ready_timeout, directory=directory,
+                            instance_id=instance_id, grace=session_grace)
+        self.instance_id = self.pool.instance_id
         self.apps: dict[str, _App] = {}
         self._closed = False
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -180,9 +195,10 @@ class AppServer:
             middleware=[_access_middleware(config)],
             lifespan=self._lifespan,
         )
+        self._outer = InstanceMiddleware(self.starlette, self.instance_id, lambda: self._closed)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        await self.starlette(scope, receive, send)
+        await self._outer(scope, receive, send)
 
     @contextlib.asynccontextmanager
     async def _lifespan(self, app: Starlette) -> AsyncIterator[None]:
@@ -282,14 +298,48 @@ class AppServerBuilder:
         web_dist: the built frontend directory (default: the packaged one).
         kernel_ready_timeout: seconds an app process / kernel may take to start.
         provisioner: the :class:`AppProvisioner` class placing app processes
-            (default :class:`~subprocess_host.apps.provisioner.LocalProvisioner`).
+            (default :class:`~subprocess_host.apps.provisioner.LocalProvisioner`), or
+            ``"ray"``: every app process a detached named actor on the Ray cluster at
+            ``ray_address`` (:mod:`subprocess_host.apps.ray_provisioner`, ``amphikernel[ray]``),
+            shared by every instance using the same cluster and ``ray_namespace``
+            (``app_directory`` is then ignored).
+        ray_address: the Ray cluster (``host:port`` of its head; ``None``: ``RAY_ADDRESS``
+            or the local one).
+        ray_namespace: the Ray namespace of the deployment's actors (default ``"amphikernel"``).
+        instance_id: this server instance's id (``X-Served-By``, ZeroMQ routing id; 1-64
+            URL-safe characters; default random).
+        session_grace: seconds a reader's session is kept after its connection closes, for
+            the reader to resume it (through any instance sharing the apps); 0: stopped at once.
+        app_directory: share app processes with other server instances: an
+            :class:`~subprocess_host.apps.directory.AppDirectory`, or a directory path for a
+            :class:`~subprocess_host.apps.directory.LocalDirectory` (``True``: its default
+            place under the user's runtime directory).
     """
 
     def __init__(self, token: str | None = None, *, host: str = "127.0.0.1", python: str | None = None,
                  web_dist: Path | None = None, kernel_ready_timeout: float = 60.0,
-                 provisioner: type[AppProvisioner] | None = None) -> None:
+                 provisioner: type[AppProvisioner] | str | None = None, instance_id: str | None = None,
+                 session_grace: float = 60.0, app_directory: AppDirectory | Path | str | bool | None = None,
+                 ray_address: str | None = None, ray_namespace: str | None = None) -> None:
+        if instance_id is not None and not wire.is_routing_id(instance_id):
+            raise ValueError(f"invalid instance id {instance_id!r}: 1-64 letters, digits, '-' or '_'")
+        if session_grace < 0:
+            raise ValueError("session_grace must be >= 0 seconds")
         self.catalog = AppCatalog()
-        self.provisioner = provisioner
+        if provisioner == "ray":
+            from subprocess_host.apps.ray_provisioner import DEFAULT_NAMESPACE, RayDirectory
+
+            app_directory, provisioner = RayDirectory(ray_address, ray_namespace or DEFAULT_NAMESPACE), None
+        elif isinstance(provisioner, str) and provisioner != "local":
+            raise ValueError(f"unknown provisioner {provisioner!r} (local or ray)")
+        self.provisioner = provisioner if not isinstance(provisioner, str) else None
+        self.instance_id = instance_id
+        self.session_grace = session_grace
+        if app_directory is True:
+            app_directory = LocalDirectory()
+        elif isinstance(app_directory, (str, Path)):
+            app_directory = LocalDirectory(Path(app_directory))
+        self.directory: AppDirectory | None = app_directory or None
         self.config = ServerConfig(
             mode="run", notebook=Path.cwd() / "index.py", root=Path.cwd(), host=host, port=0, token=token,
             python=python, open_browser=False, web_dist=Path(web_dist) if web_dist else default_web_dist(),
@@ -318,7 +368,8 @@ class AppServerBuilder:
 
     def build(self) -> AppServer:
         """The ASGI application."""
-        return AppServer(self.catalog, self.config, self.provisioner)
+        return AppServer(self.catalog, self.config, self.provisioner, directory=self.directory,
+                         instance_id=self.instance_id, session_grace=self.session_grace)
 
 
 def create_asgi_app(token: str | None = None, **options: Any) -> AppServerBuilder:

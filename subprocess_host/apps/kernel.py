@@ -5,6 +5,12 @@
 ``send_frame``, ``on_notification``, ``shutdown``, ``poll``).  Starting one is a
 ``create-kernel`` management request and a thread in the app process: no new sockets.  Its
 notifications arrive on the app's ``stream`` socket under its session id.
+
+Resuming: an :class:`AppKernel` made with ``resume=True`` does not create a kernel thread but
+attaches to the existing session ``session_id`` of the app process (``attach-session``, any
+server instance may do it); the app sends the session's resync frames first (``kernel-ready``
+among them), then its live frames.  :meth:`AppKernel.detach` leaves the kernel running for
+another instance (its grace period starts in the app process).
 """
 
 from __future__ import annotations
@@ -39,12 +45,19 @@ class AppKernel:
         notebook: its notebook (the app process is launched for it if not running).
         python: interpreter for the app process (``None``: the server's).
         semantics: ``"script"`` or ``"strict"``.
+        session_id: the session's id in the app process (default: a fresh one).
+        resume: attach to the existing session ``session_id`` instead of creating one.
+        key: the reader's browser key (a session is resumed only with the key it was
+            created with).
     """
 
     def __init__(self, pool: AppPool, name: str, notebook: Path, python: str | None = None,
-                 semantics: str = "script") -> None:
+                 semantics: str = "script", *, session_id: str | None = None, resume: bool = False,
+                 key: str = "") -> None:
         self.pool, self.name, self.notebook, self.python, self.semantics = pool, name, notebook, python, semantics
-        self.session_id = secrets.token_urlsafe(12)
+        self.session_id = session_id or secrets.token_urlsafe(12)
+        self.resume = resume
+        self.key = key
         self.instance: AppInstance | None = None
         self.info: KernelInfo | None = None
         self._callbacks: list[NotificationCallback] = []
@@ -75,12 +88,15 @@ class AppKernel:
         self._create = loop.create_task(self._create_kernel(instance))
 
     async def _create_kernel(self, instance: AppInstance) -> None:
+        request = (wire.AttachSession(session=self.session_id, key=self.key) if self.resume
+                   else wire.CreateKernel(session=self.session_id, key=self.key))
         try:
-            await instance.link.request(wire.CreateKernel(session=self.session_id))
+            await instance.link.request(request)
         except Exception as exc:
             self._forget()
+            what = "resumed" if self.resume else "created"
             if self._ready is not None and not self._ready.done():
-                self._ready.set_exception(RuntimeError(f"app {self.name}: the kernel was not created: {exc}"))
+                self._ready.set_exception(RuntimeError(f"app {self.name}: the kernel was not {what}: {exc}"))
                 self._ready.exception()  # retrieved: wait_ready() still raises it
 
     def _forget(self) -> None:
@@ -181,6 +197,19 @@ class AppKernel:
     def poll(self) -> int | None:
         """``None`` while the kernel thread runs, else its exit status."""
         return self._returncode
+
+    async def detach(self) -> None:
+        """Leave the kernel thread running without this instance (``detach-session``): the
+        app keeps the session for its grace period, for a reader coming back through any
+        instance."""
+        instance = self.instance
+        self._forget()
+        if instance is None or instance.dead or self._returncode is not None:
+            return
+        try:
+            await instance.link.request(wire.DetachSession(session=self.session_id), timeout=5.0)
+        except (RuntimeError, TimeoutError, asyncio.TimeoutError) as exc:
+            log.info("app %s: kernel %s detach: %s", self.name, self.session_id, exc)
 
     async def shutdown(self, timeout: float = 5.0) -> int | None:
         """Stop the kernel thread (``stop-kernel``; the app interrupts a running cell) and

@@ -1,10 +1,13 @@
 """The server's end of the four multiplexed sockets to one app process (asyncio, pyzmq).
 
-:class:`AppLink` connects a DEALER (``mgmt``), a PUSH (``cmd``) and two PULLs (``stream``,
-``events``) to the endpoints an app process announced, as a CURVE client (the server's key
+:class:`AppLink` connects three DEALERs (``mgmt``, ``stream``, ``events``; their routing id is
+the server instance's id, so the app routes a session's output to the instance attached to
+it) and a PUSH (``cmd``) to the endpoints an app process announced, as a CURVE client (the server's key
 pair, the app's public key).  It correlates management replies with requests by
 ``request_id``, hands ``stream`` frames to the callback registered for their session id, and
-counts (and logs) frames for session ids it does not know.  Everything runs on the event
+counts (and logs) frames for session ids it does not know.  A heartbeat task sends ``ping``
+every :data:`HEARTBEAT` seconds (the app stops sessions of instances that fell silent, after
+their grace period).  Everything runs on the event
 loop's thread; no locking.
 """
 
@@ -25,6 +28,9 @@ from subprocess_host.apps.provisioner import AppEndpoints
 
 log = logging.getLogger("amphikernel.apps")
 
+HEARTBEAT = 1.0
+"""Seconds between two heartbeats (``ping``) of an instance to an app process."""
+
 StreamCallback = Callable[[bytes], None]
 EventCallback = Callable[[Any], None]
 
@@ -42,10 +48,11 @@ class AppLink:
         public_key, secret_key: the server's CURVE key pair (Z85 bytes).
         on_event: called with every decoded ``events`` message (``kernel-ended``, ``dropped``).
         name: for log lines.
+        instance: this server instance's id (1-64 URL-safe characters; its routing id).
     """
 
     def __init__(self, ctx: zmq.asyncio.Context, endpoints: AppEndpoints, public_key: bytes, secret_key: bytes,
-                 on_event: EventCallback, name: str = "app") -> None:
+                 on_event: EventCallback, name: str = "app", instance: str = "") -> None:
         self.name = name
         self.sessions: dict[str, StreamCallback] = {}
         self.dropped = 0
@@ -53,7 +60,8 @@ class AppLink:
         self._on_event = on_event
         self._ids = itertools.count(1)
         self._pending: dict[int, asyncio.Future[Any]] = {}
-        kinds = {"mgmt": zmq.DEALER, "events": zmq.PULL, "cmd": zmq.PUSH, "stream": zmq.PULL}
+        self.instance = instance
+        kinds = {"mgmt": zmq.DEALER, "events": zmq.DEALER, "cmd": zmq.PUSH, "stream": zmq.DEALER}
         self.sockets: dict[str, zmq.asyncio.Socket] = {}
         for name_, kind in kinds.items():
             sock = ctx.socket(kind)
@@ -61,11 +69,14 @@ class AppLink:
             sock.curve_serverkey = endpoints.public_key.encode("ascii")
             sock.curve_publickey = public_key
             sock.curve_secretkey = secret_key
+            if kind == zmq.DEALER and instance:
+                sock.routing_id = instance.encode("ascii")
             sock.connect(endpoints.endpoints[name_])
             self.sockets[name_] = sock
+        self._routed = {"stream": asyncio.Event(), "events": asyncio.Event()}
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._read_stream()), loop.create_task(self._read_mgmt()),
-                       loop.create_task(self._read_events())]
+                       loop.create_task(self._read_events()), loop.create_task(self._heartbeat())]
 
     # ------------------------------------------------------------- readers
     async def _read_stream(self) -> None:
@@ -73,6 +84,9 @@ class AppLink:
         with contextlib.suppress(asyncio.CancelledError, zmq.ZMQError):
             while True:
                 frames = await sock.recv_multipart()
+                if len(frames) == 1 and not frames[0]:  # a route probe: the app reaches us
+                    self._routed["stream"].set()
+                    continue
                 parsed = wire.decode_mux(frames, with_channel=False)
                 callback = self.sessions.get(parsed[0]) if parsed is not None else None
                 if parsed is None or callback is None:
@@ -107,10 +121,38 @@ class AppLink:
                 if event is None:
                     log.warning("app %s: undecodable event dropped", self.name)
                     continue
+                if isinstance(event, wire.Status):  # a route probe: the app reaches us
+                    self._routed["events"].set()
+                    continue
                 try:
                     self._on_event(event)
                 except Exception:
                     log.exception("app %s: event callback failed", self.name)
+
+    async def wait_routed(self, timeout: float = 10.0) -> None:
+        """Wait until the app process can route ``stream`` frames and events to this
+        instance (it answers each ``ping`` with a probe on both sockets; frames routed to an
+        instance not yet connected would be dropped).
+
+        Raises:
+            TimeoutError: not routed in ``timeout`` seconds.
+            LinkClosed: the link is closed.
+        """
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not all(e.is_set() for e in self._routed.values()):
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"app {self.name}: its output does not reach this server")
+            with contextlib.suppress(TimeoutError, asyncio.TimeoutError):
+                await self.request(wire.Ping(), timeout=0.5)
+            with contextlib.suppress(TimeoutError, asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.gather(*(e.wait() for e in self._routed.values())), 0.05)
+
+    async def _heartbeat(self) -> None:
+        with contextlib.suppress(asyncio.CancelledError):
+            while not self.closed:
+                with contextlib.suppress(Exception):
+                    await self.request(wire.Ping(), timeout=HEARTBEAT * 3)
+                await asyncio.sleep(HEARTBEAT)
 
     # -------------------------------------------------------------- requests
     async def request(self, message: Any, timeout: float = 10.0) -> Any:

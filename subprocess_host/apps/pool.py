@@ -9,6 +9,12 @@ app restarted"); the next :meth:`acquire` launches a fresh process.  :meth:`clos
 app process: ``shutdown`` on ``mgmt`` and its ``ok`` (the handshake), sockets closed with
 linger 0, then the exit is awaited and ``kill -9`` is the last resort after
 :data:`STOP_TIMEOUT` seconds.
+
+Shared app processes (several server instances, see :mod:`subprocess_host.apps.directory`):
+with a ``directory`` the pool asks it for each app's process (found or launched, detached)
+and uses the directory's CURVE client key pair; :meth:`close` then only closes this
+instance's links (the app processes serve the other instances, and stop by themselves once
+unused for their grace period).  ``instance_id`` is this instance's routing id.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ import zmq
 import zmq.asyncio
 
 from subprocess_host.apps import wire
+from subprocess_host.apps.directory import AppDirectory, app_key
 from subprocess_host.apps.link import AppLink
 from subprocess_host.apps.provisioner import (
     AppProvisioner,
@@ -58,6 +65,7 @@ class AppInstance:
     kernels: dict[str, Any] = field(default_factory=dict)  # session id -> AppKernel
     dead: bool = False
     watcher: asyncio.Task[None] | None = None
+    key: str = ""
 
 
 def unlink_segments(pid: int) -> int:
@@ -78,16 +86,26 @@ class AppPool:
         provisioner_factory: makes the provisioner of a new app process (default
             :class:`LocalProvisioner`).
         ready_timeout: seconds an app process may take to print its ready line.
+        template: fork app processes from a warm template process (no ``directory``).
+        directory: share app processes with other server instances through it.
+        instance_id: this server instance's id (1-64 URL-safe characters; default random).
+        grace: seconds a session without a reader is kept by its app process.
     """
 
     def __init__(self, provisioner_factory: Callable[[], AppProvisioner] | None = None,
-                 ready_timeout: float = 30.0, template: bool = True) -> None:
+                 ready_timeout: float = 30.0, template: bool = True, *, directory: AppDirectory | None = None,
+                 instance_id: str | None = None, grace: float = 60.0) -> None:
+        import secrets
+
         self.ctx = zmq.asyncio.Context()
-        public, secret = zmq.curve_keypair()
+        self.directory = directory
+        self.instance_id = instance_id or secrets.token_hex(6)
+        self.grace = grace
+        public, secret = directory.client_keypair() if directory is not None else zmq.curve_keypair()
         self.public_key, self.secret_key = public, secret
         self._factory = provisioner_factory
         self.zygote: Zygote | None = None
-        if provisioner_factory is None and template and hasattr(os, "fork"):
+        if provisioner_factory is None and template and directory is None and hasattr(os, "fork"):
             self.zygote = Zygote(ready_timeout)  # warms up now, while the server starts
             threading.Thread(target=self._warm, name="amphi-zygote-warm", daemon=True).start()
         self.ready_timeout = ready_timeout
@@ -136,10 +154,18 @@ class AppPool:
         return await asyncio.shield(task)
 
     async def _launch(self, name: str, notebook: Path, python: str | None, semantics: str) -> AppInstance:
-        provisioner = await asyncio.to_thread(self._provisioner, python)
         spec = AppSpec(name=name, notebook=notebook, server_public_key=self.public_key.decode("ascii"),
-                       python=python, semantics=semantics, ready_timeout=self.ready_timeout)
-        endpoints = await asyncio.to_thread(provisioner.launch, spec)
+                       python=python, semantics=semantics, ready_timeout=self.ready_timeout, grace=self.grace)
+        key = ""
+        if self.directory is not None:
+            key = await asyncio.to_thread(app_key, notebook)
+            provisioner = await asyncio.to_thread(self.directory.get_or_launch, key, spec)
+            endpoints = provisioner.endpoints
+            if endpoints is None:
+                raise AppStartError(f"app {name!r}: the directory gave no endpoints")
+        else:
+            provisioner = await asyncio.to_thread(self._provisioner, python)
+            endpoints = await asyncio.to_thread(provisioner.launch, spec)
         instance: AppInstance | None = None
 
         def on_event(event: Any) -> None:
@@ -152,8 +178,14 @@ class AppPool:
             elif isinstance(event, wire.Dropped):
                 log.info("app %s: %d command frame(s) for unknown sessions dropped", name, event.total)
 
-        link = AppLink(self.ctx, endpoints, self.public_key, self.secret_key, on_event, name=name)
-        instance = AppInstance(name=name, provisioner=provisioner, link=link, pid=endpoints.pid)
+        link = AppLink(self.ctx, endpoints, self.public_key, self.secret_key, on_event, name=name,
+                       instance=self.instance_id)
+        instance = AppInstance(name=name, provisioner=provisioner, link=link, pid=endpoints.pid, key=key)
+        try:
+            await link.wait_routed(self.ready_timeout)
+        except (TimeoutError, RuntimeError) as exc:
+            await self._stop(instance)
+            raise AppStartError(str(exc)) from None
         if self.closing:
             await self._stop(instance)
             raise RuntimeError("the server is shutting down")
@@ -170,12 +202,21 @@ class AppPool:
         status = instance.provisioner.poll()
         log.warning("app %s: process %d ended with status %s; it restarts on the next reader",
                     instance.name, instance.pid, status)
-        await self._cleanup(instance)
+        # The death is reported before the slower release (closing the link, reaping): pages
+        # hear of it within a second even on a busy machine.  The instance leaves the pool
+        # (and the directory) first, so a reader that comes back at once gets a fresh process.
+        instance.dead = True
+        if self.instances.get(instance.name) is instance:
+            del self.instances[instance.name]
+        instance.link.fail_pending(f"app {instance.name} ended")
+        if self.directory is not None and instance.key:
+            await asyncio.to_thread(self.directory.forget, instance.key, instance.pid)
         self.restarts += 1
         reason = (f"this app restarted: its process ended unexpectedly (status {status}); "
                   "a fresh one was started")
         for kernel in list(instance.kernels.values()):
             kernel.app_died(status, reason)
+        await self._cleanup(instance)
 
     async def _cleanup(self, instance: AppInstance) -> None:
         instance.dead = True
@@ -188,8 +229,17 @@ class AppPool:
         unlink_segments(instance.pid)
 
     async def _stop(self, instance: AppInstance) -> None:
-        """The handshake, then linger 0, then kill -9 after :data:`STOP_TIMEOUT`."""
+        """The handshake, then linger 0, then kill -9 after :data:`STOP_TIMEOUT` (shared
+        app processes: only this instance's link is closed)."""
         instance.dead = True
+        if self.directory is not None:
+            await instance.link.close()
+            if instance.watcher is not None:
+                instance.watcher.cancel()
+                await asyncio.gather(instance.watcher, return_exceptions=True)
+            if self.instances.get(instance.name) is instance:
+                del self.instances[instance.name]
+            return
         if instance.provisioner.poll() is None:
             with contextlib.suppress(Exception):
                 await instance.link.request(wire.Shutdown(), timeout=STOP_TIMEOUT)

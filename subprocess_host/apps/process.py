@@ -31,12 +31,22 @@ its notifications go out on ``stream`` as ``[session id, frame]``; ``cmd`` frame
 interrupts raised as an asynchronous ``KeyboardInterrupt`` in its thread).  Frames for an
 unknown session are counted, logged and dropped (a ``dropped`` event tells the server).
 
+Several server instances (relays): each session is attached to the instance whose routing id
+asked for it (``create-kernel``, ``attach-session``); its stream frames and events go to that
+instance only; its resync state (:class:`~subprocess_host.apps.resync.SessionResync`) is kept
+here, so ``attach-session`` from any instance resumes it.  A session whose instance detached it
+or stopped sending heartbeats for :data:`INSTANCE_TIMEOUT` seconds is stopped after the grace
+period of the launch arguments.  A *detached* app (``detached``: shared through an
+:mod:`~subprocess_host.apps.directory`) outlives the instance that launched it and exits once it
+has had no session and no heartbeat for the grace period.
+
 Stopping: ``shutdown`` on ``mgmt`` stops every kernel thread (at most :data:`STOP_TIMEOUT`
 seconds), answers ``ok``, closes every socket with linger 0 and exits with status 0.
 """
 
 from __future__ import annotations
 
+import hmac
 import logging
 import os
 import signal
@@ -59,6 +69,13 @@ STOP_TIMEOUT = 2.0
 POLL_MS = 250
 """Main-loop poll period, milliseconds (how often the server's pid is checked)."""
 
+SEND_TIMEOUT = 10.0
+"""Seconds a frame waits for room in a slow instance's pipe before it is dropped (the
+session's resync state still has it: the reader gets it again when it reconnects)."""
+
+INSTANCE_TIMEOUT = 3.0
+"""Seconds without a heartbeat after which a server instance counts as gone."""
+
 ZAP_ENDPOINT = "inproc://zeromq.zap.01"
 ZAP_DOMAIN = b"amphi"
 
@@ -77,12 +94,19 @@ class _Session:
         self.router: Any = None
         self.kernel: Any = None
         self.stop_requested = False
+        self.owner: bytes | None = None
+        """Routing id of the instance the session is attached to."""
+        self.reader_key = ""
+        self.detached_since: float | None = None
+        from subprocess_host.apps.resync import SessionResync
+
+        self.resync = SessionResync()
         self.thread = threading.Thread(target=self._main, name=f"amphi-app-kernel-{session_id}", daemon=True)
 
     def emit(self, note: Any) -> None:
         from lifecycle import protocol
 
-        self.app.send_stream(self.key, protocol.encode(note))
+        self.app.send_note(self, note, protocol.encode(note))
 
     def _interrupt(self) -> None:
         from subprocess_host.thread_kernel import raise_in_thread
@@ -157,7 +181,7 @@ class AppProcess:
         self.zap.bind(ZAP_ENDPOINT)
         self.sockets: dict[str, zmq.Socket[Any]] = {}
         self.endpoints: dict[str, str] = {}
-        kinds = {"mgmt": zmq.ROUTER, "events": zmq.PUSH, "cmd": zmq.PULL, "stream": zmq.PUSH}
+        kinds = {"mgmt": zmq.ROUTER, "events": zmq.ROUTER, "cmd": zmq.PULL, "stream": zmq.ROUTER}
         for name in wire.SOCKETS:
             sock = self.ctx.socket(kinds[name])
             sock.linger = 0
@@ -165,6 +189,13 @@ class AppProcess:
             sock.curve_secretkey = secret
             sock.curve_publickey = public
             sock.zap_domain = ZAP_DOMAIN
+            if kinds[name] == zmq.ROUTER:
+                sock.router_handover = 1  # a restarted instance with the same id takes over
+            if name in ("stream", "events"):
+                # Back-pressure as PUSH had: a full pipe blocks the sender (at most
+                # SEND_TIMEOUT), an instance that is gone raises at once (frame dropped).
+                sock.router_mandatory = 1
+                sock.sndtimeo = int(SEND_TIMEOUT * 1000)
             port = sock.bind_to_random_port(f"tcp://{args.host}")
             self.sockets[name] = sock
             self.endpoints[name] = f"tcp://{args.host}:{port}"
@@ -175,6 +206,9 @@ class AppProcess:
         self.stopping = False
         self.preloaded = threading.Event()
         self.preload_error: BaseException | None = None
+        self.instances: dict[bytes, float] = {}
+        """Routing id -> when its last management message (heartbeat) came (monotonic)."""
+        self.idle_since = time.monotonic()
 
     # ------------------------------------------------------------ readiness
     def ready_line(self) -> bytes:
@@ -197,20 +231,41 @@ class AppProcess:
             self.preloaded.set()
 
     # -------------------------------------------------------------- sending
-    def send_stream(self, key: bytes, frame: bytes) -> None:
+    def send_note(self, session: _Session, note: Any, frame: bytes) -> None:
+        """Record one notification in the session's resync state and send it to the
+        instance the session is attached to (atomically with respect to an attach)."""
         with self.send_lock:
-            if not self.stopping or key:
-                self.sockets["stream"].send_multipart([key, frame], copy=len(frame) < 65536)
+            session.resync.note(note, frame)
+            if session.owner is not None:
+                self._send_routed("stream", session.owner, [session.key, frame])
 
-    def send_event(self, event: Any) -> None:
+    def _send_routed(self, name: str, owner: bytes, frames: list[bytes]) -> None:
+        """Send to one instance (the caller holds the send lock); dropped if it is gone."""
+        try:
+            self.sockets[name].send_multipart([owner, *frames], copy=len(frames[-1]) < 65536)
+        except zmq.Again:
+            log.warning("app %s: instance %r does not read its %s frames; one dropped", self.args.name, owner, name)
+        except zmq.ZMQError:
+            pass  # EHOSTUNREACH: that instance is gone
+
+    def send_event(self, event: Any, to: bytes | None = None) -> None:
+        """Send an event to instance ``to`` (``None``: every instance alive)."""
+        frame = wire.encode_mgmt(event)
         with self.send_lock:
-            self.sockets["events"].send(wire.encode_mgmt(event))
+            for owner in [to] if to is not None else self._live_instances():
+                self._send_routed("events", owner, [frame])
+
+    def _live_instances(self) -> list[bytes]:
+        now = time.monotonic()
+        return [i for i, seen in self.instances.items() if now - seen < INSTANCE_TIMEOUT]
 
     def session_ended(self, session: _Session, returncode: int, reason: str) -> None:
         with self.sessions_lock:
             if self.sessions.get(session.id) is session:
                 del self.sessions[session.id]
-        self.send_event(wire.KernelEnded(session=session.id, returncode=returncode, reason=reason))
+            self.idle_since = time.monotonic()
+        if session.owner is not None:
+            self.send_event(wire.KernelEnded(session=session.id, returncode=returncode, reason=reason), session.owner)
 
     # ----------------------------------------------------------- main loop
     def run(self) -> None:
@@ -221,6 +276,8 @@ class AppProcess:
         first_parent = os.getppid()
         server = self.args.parent_pid
         forked = server is not None and server != first_parent  # by the template: watch the server
+        if self.args.detached:
+            poller.unregister(0)
         while not self.stopping:
             events = dict(poller.poll(POLL_MS))
             if self.zap in events:
@@ -229,10 +286,34 @@ class AppProcess:
                 self._on_mgmt()
             if self.sockets["cmd"] in events:
                 self._on_cmd()
+            self._check_grace()
+            if self.args.detached:
+                continue
             if (0 in events and not os.read(0, 65536)) or (
                     not wire.pid_alive(server) if forked and server is not None else os.getppid() != first_parent):
                 self._exit_orphaned()
         self.close()
+
+    def _check_grace(self) -> None:
+        """Stop sessions left without a live instance for the grace period; a detached app
+        with no session and no live instance for that long exits."""
+        now = time.monotonic()
+        live = set(self._live_instances())
+        for session in list(self.sessions.values()):
+            if session.owner is not None and session.owner in live:
+                session.detached_since = None
+            elif session.detached_since is None:
+                session.detached_since = now
+            elif now - session.detached_since >= self.args.grace and not session.stop_requested:
+                log.info("app %s: session %s had no reader for %g s; stopping it", self.args.name,
+                         session.id, self.args.grace)
+                session.stop_requested = True
+                threading.Thread(target=session.stop, args=(STOP_TIMEOUT,), daemon=True).start()
+        if self.sessions or live:
+            self.idle_since = now
+        elif self.args.detached and now - self.idle_since >= self.args.grace:
+            log.info("app %s: no session and no server instance for %g s; exiting", self.args.name, self.args.grace)
+            self.stopping = True
 
     def _exit_orphaned(self) -> None:
         """The server is gone (stdin EOF, or its pid): stop the kernels for at most
@@ -268,6 +349,8 @@ class AppProcess:
             if parsed is None or session is None or session.stop_requested:
                 self._drop(parsed[0] if parsed else None)
                 continue
+            with self.send_lock:
+                session.resync.command(parsed[2])
             session.submit(parsed[2])
 
     def _drop(self, session_id: str | None) -> None:
@@ -283,6 +366,7 @@ class AppProcess:
             self._drop(None)
             return
         peer, body = frames
+        self.instances[peer] = time.monotonic()
         request = wire.decode_mgmt_request(body)
         reply = self._handle(request, peer)
         if reply is not None:
@@ -293,7 +377,11 @@ class AppProcess:
         if isinstance(request, wire.MgmtError):
             return request
         if isinstance(request, wire.Ping):
-            return wire.Status(request_id=rid, sessions=sorted(self.sessions), dropped=self.dropped, pid=os.getpid())
+            status = wire.Status(request_id=rid, sessions=sorted(self.sessions), dropped=self.dropped, pid=os.getpid())
+            with self.send_lock:  # route probes: the instance learns its output reaches it
+                self._send_routed("stream", peer, [b""])
+                self._send_routed("events", peer, [wire.encode_mgmt(wire.Status(pid=status.pid))])
+            return status
         if isinstance(request, wire.CreateKernel):
             if not wire.decode_mux([request.session.encode("utf-8"), b""], with_channel=False):
                 return wire.MgmtError(request_id=rid, message="invalid session id")
@@ -303,9 +391,28 @@ class AppProcess:
             if self.preload_error is not None:
                 return wire.MgmtError(request_id=rid, message=f"cannot load the kernel: {self.preload_error!r}")
             session = _Session(self, request.session)
+            session.owner, session.reader_key = peer, _key_digest(request.key)
             with self.sessions_lock:
                 self.sessions[session.id] = session
             session.thread.start()
+            return wire.Ok(request_id=rid)
+        if isinstance(request, wire.AttachSession):
+            found = self.sessions.get(request.session)
+            if found is None or found.stop_requested:
+                return wire.MgmtError(request_id=rid, message="no such session")
+            if not hmac.compare_digest(found.reader_key, _key_digest(request.key)):
+                return wire.MgmtError(request_id=rid, message="no such session")
+            with self.send_lock:  # no live frame can slip between the resync frames
+                found.owner, found.detached_since = peer, None
+                for frame in found.resync.frames():
+                    self._send_routed("stream", peer, [found.key, frame])
+            return wire.Ok(request_id=rid)
+        if isinstance(request, wire.DetachSession):
+            found = self.sessions.get(request.session)
+            if found is not None and found.owner == peer:
+                with self.send_lock:
+                    found.owner = None
+                found.detached_since = time.monotonic()
             return wire.Ok(request_id=rid)
         if isinstance(request, wire.StopKernel):
             found = self.sessions.get(request.session)
@@ -337,6 +444,26 @@ class AppProcess:
 
 
 
+def _key_digest(key: str) -> str:
+    """What is kept of a reader's browser key (its SHA-256, hex)."""
+    import hashlib
+
+    return hashlib.sha256(key.encode("utf-8", "replace")).hexdigest()
+
+
+def _forget_entry(path: str) -> None:
+    """Remove this app's directory entry ``path`` if it still names this process."""
+    if not path:
+        return
+    try:
+        with open(path, "rb") as fh:
+            entry = msgspec.json.decode(fh.read())
+        if isinstance(entry, dict) and entry.get("pid") == os.getpid():
+            os.unlink(path)
+    except (OSError, msgspec.DecodeError):
+        pass
+
+
 def main() -> int:
     """Run an app process; returns the exit status (2: bad launch arguments or sockets)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -360,8 +487,16 @@ def main() -> int:
         print(f"amphikernel app: cannot bind sockets: {exc}", file=sys.stderr)
         return 2
     os.write(1, app.ready_line())
+    if args.detached:  # the launcher may go away: keep no pipe to it
+        null = os.open(os.devnull, os.O_RDWR)
+        os.dup2(null, 0)
+        os.dup2(null, 1)
+        os.close(null)
     threading.Thread(target=app.preload, name="amphi-app-preload", daemon=True).start()
-    app.run()
+    try:
+        app.run()
+    finally:
+        _forget_entry(args.registry_entry)
     return 0
 
 

@@ -30,6 +30,7 @@ import msgspec
 
 from lifecycle.protocol import PROTOCOL_VERSION
 from subprocess_host.apps import wire
+from subprocess_host.client import source_root
 
 
 class AppStartError(RuntimeError):
@@ -49,6 +50,11 @@ class AppSpec:
         semantics: ``"script"`` or ``"strict"``.
         ready_timeout: seconds to wait for the ready line.
         env: extra environment variables.
+        detached: the app process is shared by several server instances and outlives the
+            one that launched it (see :mod:`subprocess_host.apps.directory`).
+        grace: seconds a session without an attached instance is kept.
+        registry_entry: the directory entry file the app removes when it exits.
+        log_file: where a detached app's stderr goes (``None``: the launcher's).
     """
 
     name: str
@@ -58,6 +64,10 @@ class AppSpec:
     semantics: str = "script"
     ready_timeout: float = 30.0
     env: dict[str, str] = field(default_factory=dict)
+    detached: bool = False
+    grace: float = 60.0
+    registry_entry: str = ""
+    log_file: str | None = None
 
 
 @dataclass(frozen=True)
@@ -212,16 +222,25 @@ class LocalProvisioner(AppProvisioner):
         args = wire.AppLaunchArgs(
             notebook=str(Path(spec.notebook).resolve()), server_public_key=spec.server_public_key,
             semantics=spec.semantics,  # type: ignore[arg-type]
-            parent_pid=os.getpid(), name=spec.name,
+            parent_pid=None if spec.detached else os.getpid(), name=spec.name,
+            detached=spec.detached, grace=spec.grace, registry_entry=spec.registry_entry,
         )
         env = {**os.environ, **spec.env}
-        root = str(Path(__file__).resolve().parents[2])  # the app process imports this package
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
-        self.proc = subprocess.Popen(
-            [spec.python or sys.executable, "-m", "subprocess_host.apps.process"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
-            cwd=str(Path(spec.notebook).resolve().parent), env=env, close_fds=True,
-        )
+        # The app process imports this package: from the checkout when we run from one (never
+        # an installed copy: its compiled dependencies belong to this interpreter).
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (source_root(), env.get("PYTHONPATH", "")) if p)
+        stderr = self._stderr
+        log = open(spec.log_file, "ab") if spec.detached and spec.log_file else None  # noqa: SIM115
+        try:
+            self.proc = subprocess.Popen(
+                [spec.python or sys.executable, "-m", "subprocess_host.apps.process"],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log if log is not None else stderr,
+                cwd=str(Path(spec.notebook).resolve().parent), env=env, close_fds=True,
+                start_new_session=spec.detached,  # a detached app outlives its launcher's group
+            )
+        finally:
+            if log is not None:
+                log.close()
         self._pid = self.proc.pid
         assert self.proc.stdin is not None and self.proc.stdout is not None
         try:
@@ -231,6 +250,12 @@ class LocalProvisioner(AppProvisioner):
             self._abort()
             raise AppStartError(f"app {spec.name!r}: {exc}") from None
         self._endpoints = _ready_from_fd(self.proc.stdout.fileno(), spec.ready_timeout, spec.name, self._abort)
+        if spec.detached:  # no pipe ties a shared app to this launcher
+            for pipe in (self.proc.stdin, self.proc.stdout):
+                try:
+                    pipe.close()
+                except OSError:
+                    pass
         return self._endpoints
 
     def poll(self) -> int | None:

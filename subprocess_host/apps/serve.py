@@ -13,6 +13,7 @@ import secrets
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 from subprocess_host.apps.asgi import AppServer, AppServerBuilder
 from subprocess_host.apps.catalog import NOTEBOOK_SUFFIXES, names_for, scan_directory
@@ -30,16 +31,20 @@ class AppsUsageError(ValueError):
 
 
 def build_from_paths(paths: list[Path], *, watch: bool, token: str | None, host: str,
-                     python: str | None = None) -> AppServer:
+                     python: str | None = None, **options: Any) -> AppServer:
     """The server for ``amphi run`` with several notebooks or a directory.
 
     A single directory with ``watch`` is a dynamic directory at ``/``; otherwise every
     notebook found now is an app named by :func:`names_for`.
 
+    ``options`` go to :class:`AppServerBuilder` (``instance_id``, ``session_grace``,
+    ``app_directory``...).
+
     Raises:
         AppsUsageError: a path that does not exist or is not a notebook.
+        ValueError: an invalid option.
     """
-    builder = AppServerBuilder(token, host=host, python=python)
+    builder = AppServerBuilder(token, host=host, python=python, **options)
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
@@ -59,8 +64,14 @@ def build_from_paths(paths: list[Path], *, watch: bool, token: str | None, host:
 
 
 def serve_apps(paths: list[Path], *, watch: bool = False, host: str = "127.0.0.1", port: int = 0,
-               token: str | None = None, no_token: bool = False, python: str | None = None) -> int:
-    """Serve until Ctrl-C or SIGTERM (see the module docstring); returns the exit status."""
+               token: str | None = None, no_token: bool = False, python: str | None = None,
+               instance_id: str | None = None, session_grace: float = 60.0, app_directory: str | None = None,
+               **options: Any) -> int:
+    """Serve until Ctrl-C or SIGTERM (see the module docstring); returns the exit status.
+
+    Several instances behind a load balancer: give each ``instance_id`` and the same
+    ``app_directory`` (``"default"``: under the user's runtime directory); ``options`` go to
+    :class:`AppServerBuilder`."""
     from subprocess_host.server.serve import _configure_logging
 
     _configure_logging()
@@ -69,9 +80,12 @@ def serve_apps(paths: list[Path], *, watch: bool = False, host: str = "127.0.0.1
         return 1
     chosen = None if no_token else (token or secrets.token_urlsafe(32))
     try:
-        app = build_from_paths(paths, watch=watch, token=chosen, host=host, python=python)
+        if app_directory is not None:
+            options["app_directory"] = True if app_directory == "default" else Path(app_directory)
+        app = build_from_paths(paths, watch=watch, token=chosen, host=host, python=python, instance_id=instance_id,
+                               session_grace=session_grace, **options)
         sock = bind_socket(host, port)
-    except (AppsUsageError, ValueError, OSError) as exc:
+    except (AppsUsageError, ValueError, OSError, ImportError) as exc:  # ImportError: no Ray for --provisioner ray
         print(f"amphi: error: {exc}", file=sys.stderr)
         return 1
     return asyncio.run(_serve(app, sock, host, chosen))

@@ -7,17 +7,29 @@ app process binds them (CURVE server), the server connects (CURVE client):
 name   socket types (app / server)   frames
 ====== ============================ =================================================
 mgmt   ROUTER / DEALER               ``[msgpack request]`` -> ``[msgpack reply]``
-events PUSH / PULL                   ``[msgpack event]`` (app -> server, unsolicited)
+events ROUTER / DEALER               ``[msgpack event]`` (app -> server, unsolicited)
 cmd    PULL / PUSH                   ``[session id, channel, command frame]``
-stream PUSH / PULL                   ``[session id, notification frame]``
+stream ROUTER / DEALER               ``[session id, notification frame]``
 ====== ============================ =================================================
+
+Several server instances may connect to one app process (server instances are relays).  Each
+instance's DEALERs carry its instance id as their ZeroMQ routing id, and each session is
+*attached* to one instance: its ``stream`` frames and its ``events`` go to exactly that
+instance (the app's ROUTER prefixes the routing id; frames for an instance that is gone are
+dropped, which loses nothing: the session's resync state lives in the app process, see
+:mod:`subprocess_host.apps.resync`).  ``create-kernel`` attaches the new session to the
+instance that asked; ``attach-session`` re-points an existing session to the instance that
+asks and sends it the session's resync frames first, then its live frames (no gap, no
+duplicate); ``detach-session`` and an instance whose heartbeat (``ping``) stops start the
+session's grace period, after which the app stops it.
 
 Why these types: management is request/reply with several requests in flight (a
 ``create-kernel`` must not wait behind a slow ``stop-kernel``), so a DEALER (no lockstep,
 unlike REQ) talks to a ROUTER, which routes each reply back to the peer that asked (a second
 server instance re-attaching with :meth:`AppProvisioner.from_info` gets its own replies).
-Commands, notifications and events flow one way, in order, with back-pressure from the
-high-water mark: PUSH/PULL, no envelope to build or strip.  Session ids and channels are
+Commands flow one way, in order, from any instance: PUSH/PULL (fan-in).  Notifications and
+events must reach one chosen instance, not a round-robin pick: ROUTER (app) / DEALER
+(instance, routing id = instance id).  Session ids and channels are
 their own ZeroMQ frames (``ARCHITECTURE.md``: multiplexed channels prefix the session id).
 
 Every decoder here returns ``None`` (or a :class:`MgmtError`) on bad input and never raises:
@@ -62,6 +74,12 @@ class AppLaunchArgs(msgspec.Struct, kw_only=True):
         semantics: ``"script"`` or ``"strict"``.
         parent_pid: the server's pid (the app exits when it is gone).
         name: the app's name, for log lines.
+        detached: shared by several server instances: the app does not end with its
+            launcher (stdin EOF, parent pid) but when it has had no session and no instance
+            heartbeat for ``grace`` seconds.
+        grace: seconds a session without an attached instance is kept before it is stopped.
+        registry_entry: a file the app removes when it exits (its directory entry), if the
+            file still names its pid.
     """
 
     notebook: str
@@ -70,6 +88,9 @@ class AppLaunchArgs(msgspec.Struct, kw_only=True):
     semantics: Literal["script", "strict"] = "script"
     parent_pid: int | None = None
     name: str = "app"
+    detached: bool = False
+    grace: float = 60.0
+    registry_entry: str = ""
 
 
 class AppReady(msgspec.Struct, kw_only=True):
@@ -98,7 +119,25 @@ class _Mgmt(msgspec.Struct, tag_field="type", kw_only=True):
 
 
 class CreateKernel(_Mgmt, tag="create-kernel"):
-    """Start a kernel thread for ``session`` (a fresh id; its frames may follow at once)."""
+    """Start a kernel thread for ``session`` (a fresh id; its frames may follow at once),
+    attached to the instance that asks; ``key`` is the reader's browser key (only a reader
+    with the same key may attach to it later)."""
+
+    session: str
+    key: str = ""
+
+
+class AttachSession(_Mgmt, tag="attach-session"):
+    """Re-point ``session``'s output to the instance that asks and send it the session's
+    resync frames first (answered ``ok``; ``error`` for an unknown session or another key)."""
+
+    session: str
+    key: str = ""
+
+
+class DetachSession(_Mgmt, tag="detach-session"):
+    """The reader of ``session`` left the instance that asks: its grace period starts
+    (ignored unless that instance is the one attached)."""
 
     session: str
 
@@ -110,14 +149,14 @@ class StopKernel(_Mgmt, tag="stop-kernel"):
 
 
 class Ping(_Mgmt, tag="ping"):
-    """Ask for :class:`Status`."""
+    """Ask for :class:`Status`; also the instance's heartbeat (sent every second)."""
 
 
 class Shutdown(_Mgmt, tag="shutdown"):
     """Stop every kernel and exit; answered with :class:`Ok` just before the sockets close."""
 
 
-MgmtRequest = CreateKernel | StopKernel | Ping | Shutdown
+MgmtRequest = CreateKernel | AttachSession | DetachSession | StopKernel | Ping | Shutdown
 
 
 class Ok(_Mgmt, tag="ok"):
@@ -152,7 +191,8 @@ class Dropped(_Mgmt, tag="dropped"):
     total: int = 0
 
 
-MgmtMessage = CreateKernel | StopKernel | Ping | Shutdown | Ok | MgmtError | Status | KernelEnded | Dropped
+MgmtMessage = (CreateKernel | AttachSession | DetachSession | StopKernel | Ping | Shutdown | Ok | MgmtError | Status
+               | KernelEnded | Dropped)
 
 _encoder = msgspec.msgpack.Encoder()
 _request_decoder = msgspec.msgpack.Decoder(MgmtRequest)
@@ -212,6 +252,12 @@ def decode_mux(frames: list[Any], with_channel: bool) -> tuple[str, bytes, bytes
         return None
 
 
+def is_routing_id(value: str) -> bool:
+    """Whether ``value`` can be a server instance id / session id (1-64 URL-safe
+    characters)."""
+    return isinstance(value, str) and _SESSION_ID.fullmatch(value.encode("ascii", "replace")) is not None
+
+
 def encode_ready(ready: AppReady) -> bytes:
     """The ready line, newline included."""
     return READY_WORD + b" " + msgspec.json.encode(ready) + b"\n"
@@ -229,7 +275,8 @@ def parse_ready(line: bytes) -> AppReady | None:
 
 
 def pid_alive(pid: int) -> bool:
-    """Whether process ``pid`` exists (signal 0; a process of another user counts as alive).
+    """Whether process ``pid`` exists (signal 0; a process of another user counts as alive;
+    a zombie, which has exited but not been reaped, does not).
 
     Never raises for a missing process; ``pid`` must be a positive int.
     """
@@ -239,4 +286,9 @@ def pid_alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            state = fh.read().rpartition(b")")[2].split()[:1]
+        return state != [b"Z"]
+    except OSError:
+        return True

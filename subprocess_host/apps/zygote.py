@@ -333,7 +333,7 @@ class ZygoteProvisioner(AppProvisioner):
         try:
             args = wire.AppLaunchArgs(notebook=str(Path(spec.notebook).resolve()), server_public_key=spec.server_public_key,
                                       semantics=spec.semantics, parent_pid=os.getpid(),  # type: ignore[arg-type]
-                                      name=spec.name)
+                                      name=spec.name, grace=spec.grace)
             os.write(in_w, msgspec.json.encode(args) + b"\n")
             self._endpoints = _ready_from_fd(out_r, spec.ready_timeout, spec.name, self._abort)
         finally:

@@ -133,7 +133,7 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
     assert key is not None
     try:
         path = manager.resolve_notebook(websocket.query_params.get("file"))
-        session: Session = manager.edit_session(path) if config.mode == "edit" else manager.new_run_session()
+        session: Session = manager.edit_session(path) if config.mode == "edit" else _run_session(manager, websocket, key)
     except (NotebookNotFound, NotebookFormatError, OSError, RuntimeError) as exc:
         log.warning("WebSocket refused: %s", exc)
         await websocket.close(code=1008)
@@ -167,6 +167,16 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         if isinstance(session, RunSession):
             # Shielded: the kernel is stopped even if the server cancels this handler.
             await asyncio.shield(manager.end_run_session(session))
+
+
+def _run_session(manager: SessionManager, websocket: WebSocket, key: str) -> RunSession:
+    """A run session: the app server's managers resume ``?resume=<session id>`` (server
+    instances are relays, :mod:`subprocess_host.apps.session`)."""
+    resumable = getattr(manager, "run_session_for", None)
+    if resumable is not None:
+        session: RunSession = resumable(websocket.query_params.get("resume"), key)
+        return session
+    return manager.new_run_session()
 
 
 async def _read_frames(websocket: WebSocket, session: Session, tab: WebSocketTab) -> None:

@@ -126,3 +126,16 @@ def test_a_mismatched_or_broken_snapshot_falls_back_to_a_normal_boot(
     assert f"/pyodide/{SNAPSHOT_FILE}" in server.requests
     assert len(fetched_wheels(server.requests)) == 2
     assert outside == [] and page.js_errors == []  # type: ignore[attr-defined]
+
+    # 3. A real container cut short after its header: Python is already being restored (the
+    # runtime loads while the snapshot streams in) when the bytes run out; normal boot.
+    good = gzip.decompress((snapshot_site / "pyodide" / SNAPSHOT_FILE).read_bytes())
+    (site / "pyodide" / SNAPSHOT_FILE).write_bytes(gzip.compress(good[: len(good) // 2], compresslevel=1))
+    server = static_server(site, isolation_headers=True)
+    page, console, outside = open_logged(open_page, server.url)
+    wait_idle(page)
+    expect(page.locator("section.app-cell.code .output").nth(1)).to_have_text("2.5", timeout=BOOT)
+    assert any("truncated" in line and line.startswith("warning") for line in console), console
+    assert not any(RESTORED in line for line in console)
+    assert len(fetched_wheels(server.requests)) == 2
+    assert outside == [] and page.js_errors == []  # type: ignore[attr-defined]

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from tests.fuzz.report import CI_CASES, LONG_CASES, MIB, SEED, FuzzReport
 
-BOUNDARIES = ("kernel", "ws-edit", "ws-run", "http", "pyodide", "readers")
+BOUNDARIES = ("kernel", "app", "ws-edit", "ws-run", "http", "pyodide", "readers")
 
 
 def run(names: list[str], cases: int, seed: int) -> list[FuzzReport]:
@@ -36,6 +36,10 @@ def run(names: list[str], cases: int, seed: int) -> list[FuzzReport]:
             from tests.fuzz.kernel import fuzz_kernel
 
             show(asyncio.run(fuzz_kernel(cases, seed)))
+        if "app" in names:
+            from tests.fuzz.apps import fuzz_app
+
+            show(asyncio.run(fuzz_app(cases, seed)))
         for mode in ("edit", "run"):
             if f"ws-{mode}" in names:
                 from tests.fuzz.server import fuzz_websocket

@@ -38,8 +38,7 @@ LIVENESS_TIMEOUT = 90.0
 
 def base_commands(count: int, seed: int) -> list[bytes]:
     """Valid-shaped command frames drawn with hypothesis (plus a few real-looking ones)."""
-    drawn = corpus.draw(corpus.union_strategy(protocol.Command.__args__), count, seed)
-    frames = corpus.encode_all(drawn)
+    frames = corpus.drawn_frames(protocol.Command.__args__, count, seed)
     frames += [
         protocol.encode(protocol.UpdateUIElement(values={"nope": 1})),
         protocol.encode(protocol.InputReply(request_id="r", text="x")),
@@ -89,6 +88,41 @@ def is_bad_frame_report(note: Any) -> bool:
     """Whether ``note`` is a ``kernel-error`` about an undecodable frame (they carry the
     frame's number among the bad frames the kernel counted)."""
     return isinstance(note, protocol.KernelError) and "(bad frame " in note.detail
+
+
+DRAIN_MARK = "fuzz-drain-mark"
+
+
+def _drain_frame(channel: str) -> bytes | None:
+    """A valid frame for ``channel`` whose answer names :data:`DRAIN_MARK`; ``None`` for
+    ``control`` (the liveness cell, sent on it after the flood, already drained it)."""
+    if channel == "ui":
+        return protocol.encode(protocol.UpdateUIElement(values={DRAIN_MARK: 1}))  # unknown element
+    if channel == "input":
+        return protocol.encode(protocol.InputReply(request_id=DRAIN_MARK, text="x"))  # nobody waits
+    if channel == "completion":
+        return protocol.encode(protocol.Complete(request_id=DRAIN_MARK, code="x", cursor=1))
+    return None
+
+
+async def drain_channel(client: KernelClient, notes: list[Any], channel: str, timeout: float = 120.0) -> bool:
+    """Send :func:`_drain_frame` on ``channel`` and wait for its answer: the kernel then has
+    taken every frame sent on that channel before it (each channel is read in order)."""
+    frame = _drain_frame(channel)
+    if frame is None:
+        return True
+    assert client.transport is not None
+    mark = len(notes)
+    await client.transport.send(channel, frame)
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        for note in notes[mark:]:
+            if isinstance(note, protocol.CompletionResult) and note.request_id == DRAIN_MARK:
+                return True
+            if isinstance(note, protocol.KernelError) and DRAIN_MARK in f"{note.message} {note.detail}":
+                return True
+        await asyncio.sleep(0.05)
+    return False
 
 
 async def _wait_total(notes: list[Any], mark: int, timeout: float = 30.0) -> int:
@@ -147,6 +181,10 @@ async def fuzz_kernel(cases: int, seed: int = SEED, base_count: int = 600) -> li
             # Every bad frame counted: after the reports' bucket refills, one more bad frame is
             # reported with the kernel's running total.
             if client.poll() is None:
+                # The kernel counts (and admits for reporting) a frame when its channel's
+                # reader takes it, which under load can be long after it was sent: first make
+                # sure this channel's flood has been taken, then let the bucket refill.
+                report.notes["drained"] = await drain_channel(client, notes, channel)
                 await asyncio.sleep(1.0)
                 mark = len(notes)
                 await client.transport.send(channel, b"\xc1")

@@ -18,10 +18,10 @@ from typing import Any
 from lifecycle import protocol
 from pyodide_host.build.node_harness import NodeHarness
 from pyodide_host.frames import HOST_TYPES, peek
-from subprocess_host.server import messages
 from tests.fuzz import corpus
 from tests.fuzz.kernel import Classifier
 from tests.fuzz.report import SEED, FuzzReport, MemoryWatch, Stopwatch
+from tests.fuzz.server import HOST_AND_KERNEL
 
 LIVENESS_TIMEOUT = 120.0
 
@@ -43,8 +43,7 @@ def _bad_number(note: Any) -> int | None:
 
 def fuzz_worker(dist: Path, cases: int, seed: int = SEED, base_count: int = 600) -> FuzzReport:
     """Send ``cases`` fuzz frames to one Pyodide session under Node."""
-    classes = [*protocol.Command.__args__, messages.SaveNotebook]
-    base = corpus.encode_all(corpus.draw(corpus.union_strategy(classes), base_count, seed))
+    base = corpus.drawn_frames(HOST_AND_KERNEL, base_count, seed)  # restart-kernel frames: skipped
     report = FuzzReport("pyodide-worker")
     harness = NodeHarness(dist)
     try:

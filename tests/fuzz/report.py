@@ -18,6 +18,9 @@ SEED = 20261203
 
 MIB = 1024 * 1024
 
+RUN_REPORTS: list[FuzzReport] = []
+"""Every report made in this process, in order (the pytest summary prints their case counts)."""
+
 
 @dataclass
 class FuzzReport:
@@ -47,6 +50,9 @@ class FuzzReport:
     seconds: float = 0.0
     kinds: Counter[str] = field(default_factory=Counter)
     notes: dict[str, object] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        RUN_REPORTS.append(self)
 
     def row(self) -> str:
         """One line of the printed table."""

@@ -212,10 +212,14 @@ def _get_status(server: Server, path: str) -> int:
         conn.close()
 
 
+HOST_AND_KERNEL = (*protocol.Command.__args__, messages.SaveNotebook, messages.RestartKernel)
+"""What a page may send: kernel commands and host-level messages (the Pyodide worker's fuzz
+draws the same, so one run draws them once)."""
+
+
 def base_frames(count: int, seed: int) -> list[bytes]:
     """Valid-shaped kernel commands and host-level messages."""
-    classes = [*protocol.Command.__args__, messages.SaveNotebook, messages.RestartKernel]
-    return corpus.encode_all(corpus.draw(corpus.union_strategy(classes), count, seed))
+    return corpus.drawn_frames(HOST_AND_KERNEL, count, seed)
 
 
 def verdict(mode: str, frame: bytes, saves: list[int]) -> str:

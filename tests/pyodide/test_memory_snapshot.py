@@ -27,6 +27,10 @@ pytestmark = pytest.mark.timeout(900)
 
 CODE = """\
 import msgspec, random, os, fractions
+class P(msgspec.Struct):  # msgspec's own data (NODEFAULT) where its code looks for it after a restore
+    x: int
+    y: int = 0
+assert msgspec.field().default is msgspec.NODEFAULT and P(1).y == 0
 enc = msgspec.json.encode({"a": [1, 2.5, "x"]})
 str(fractions.Fraction(1, 3) * 3) + " " + enc.decode() + " " + repr(random.random()) + " " + os.urandom(4).hex()
 """
@@ -43,15 +47,15 @@ def snapshot_dist(pyodide_dist: Path, tmp_path_factory: pytest.TempPathFactory) 
     return dist
 
 
-def boot(dist: Path, *, snapshot: bool) -> dict:
+def boot(dist: Path, *, snapshot: bool, file: Path | None = None, code: str = CODE) -> dict:
     node = node_executable()
     assert node is not None
-    args = [node, str(SNAPSHOT_SCRIPT), "boot", "--dist", str(dist), "--code", CODE]
+    args = [node, str(SNAPSHOT_SCRIPT), "boot", "--dist", str(dist), "--code", code]
     if snapshot:
-        args += ["--snapshot", str(dist / SNAPSHOT_FILE)]
+        args += ["--snapshot", str(file or dist / SNAPSHOT_FILE)]
     proc = subprocess.run(args, capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    return json.loads(proc.stdout)
+    return {**json.loads(proc.stdout), "stderr": proc.stderr}
 
 
 def result_text(frames: list[str]) -> str:
@@ -79,6 +83,32 @@ def test_a_restored_runtime_runs_cells_with_fresh_randomness(snapshot_dist: Path
     assert first["snapshot"] and first["first_run_ms"] > 0
     # random reseeded and os.urandom working: two restores of one image differ.
     assert texts[0] != texts[1]
+
+
+def test_restored_site_packages_are_readable_files(snapshot_dist: Path) -> None:
+    """The files come back owning their bytes: sources of imported modules readable, a file
+    rewritable."""
+    code = (
+        "import inspect, os, lifecycle.protocol\n"
+        "f = lifecycle.protocol.__file__\n"
+        "src = inspect.getsource(lifecycle.protocol)\n"
+        "open(f, 'a').write('\\n# appended\\n')\n"
+        "(len(src) > 1000, open(f).read().endswith('# appended\\n'), os.path.getsize(f) == len(open(f, 'rb').read()))"
+    )
+    result = boot(snapshot_dist, snapshot=True, code=code)
+    assert result["snapshot"], result["stderr"][-2000:]
+    assert "(True, True, True)" in result_text(result["frames"])
+
+
+def test_a_broken_snapshot_falls_back_to_a_normal_boot(snapshot_dist: Path, tmp_path: Path) -> None:
+    """Cut short after its header: the restore has begun when the last bytes are missing."""
+    data = (snapshot_dist / SNAPSHOT_FILE).read_bytes()
+    cut = tmp_path / SNAPSHOT_FILE
+    cut.write_bytes(data[: len(data) // 2] + data[-8:])  # the gzip trailer kept: its size is right
+    result = boot(snapshot_dist, snapshot=True, file=cut)
+    assert not result["snapshot"] and result["fallback"], result
+    assert "booting without it" in result["stderr"]
+    assert '1 {"a":[1,2.5,"x"]} ' in result_text(result["frames"])
 
 
 def test_a_snapshot_of_the_same_site_is_made_again_alike(snapshot_dist: Path, tmp_path: Path) -> None:

@@ -1,7 +1,9 @@
 // WebSocket transport to the local server: binary msgpack frames both ways, reconnection with
 // exponential backoff.  After a reconnection the server sends its `notebook` snapshot and the
 // session's replayed state again; the `open` status carries `resumed: true` so the session
-// knows to resynchronise.
+// knows to resynchronise.  An app server names the reader's session in a `resume-session`
+// host message; reconnections then ask for it (`?resume=<id>`), so a reader whose server
+// instance went away gets the same session back through any other instance.
 import {
   decodeFrame,
   encodeFrame,
@@ -39,6 +41,7 @@ export class WebSocketTransport implements Transport {
   private attempt = 0;
   private timer: ReturnType<typeof setTimeout> | null = null;
   private firstOpen: { resolve: () => void; reject: (e: Error) => void } | null = null;
+  private resumeId: string | null = null;
   status: TransportStatus = { state: "connecting" };
 
   constructor(private readonly options: WebSocketOptions) {}
@@ -62,7 +65,7 @@ export class WebSocketTransport implements Transport {
     this.setStatus({ state: this.opened ? "reconnecting" : "connecting" });
     let socket: WebSocket;
     try {
-      socket = new WebSocket(this.options.url);
+      socket = new WebSocket(this.socketUrl());
     } catch (error) {
       this.fail(String(error));
       return;
@@ -84,7 +87,13 @@ export class WebSocketTransport implements Transport {
       if (this.socket !== socket) return;
       if (!(event.data instanceof ArrayBuffer)) return; // the protocol is binary only
       const message = decodeFrame(event.data);
-      if (message) this.messages.emit(message);
+      if (!message) return;
+      const resume = message as { type?: unknown; id?: unknown };
+      if (resume.type === "resume-session" && typeof resume.id === "string") {
+        this.resumeId = resume.id;
+        return;
+      }
+      this.messages.emit(message);
     };
     socket.onclose = (event: CloseEvent) => {
       if (this.socket !== socket) return;
@@ -99,6 +108,14 @@ export class WebSocketTransport implements Transport {
     socket.onerror = () => {
       // onclose follows and decides what to do.
     };
+  }
+
+  /** The socket URL, with `resume=<session id>` once the host has named the session. */
+  private socketUrl(): string {
+    if (!this.resumeId) return this.options.url;
+    const url = new URL(this.options.url);
+    url.searchParams.set("resume", this.resumeId);
+    return url.toString();
   }
 
   private scheduleReconnect(): void {

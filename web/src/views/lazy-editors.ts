@@ -8,14 +8,26 @@
 // viewport (IntersectionObserver), or at once when the user clicks it, focuses it, or a
 // command needs the editor (run-and-advance, reveal a line).  Small notebooks create every
 // editor at once, as before.
+//
+// Cells that come near are not built in the observer's callback: they are queued and built
+// after the next frame, a few milliseconds' worth per task (SLICE_MS), so the first paint of
+// a big notebook shows every cell shell before any editor is made, and scrolling or typing
+// never waits behind a screenful of editor creations.
 
 /** Notebooks with at most this many cells create every editor at once. */
 export const EAGER_LIMIT = 60;
 
-/** Calls a cell's `create` once the cell comes near the viewport. */
+/** Milliseconds of queued editor creation per task. */
+export const SLICE_MS = 6;
+
+/** Calls a cell's `create` once the cell comes near the viewport (paced: see above). */
 export class EditorScheduler {
   private readonly observer: IntersectionObserver | null;
   private readonly pending = new Map<Element, () => void>();
+  /** Near the viewport, waiting for their turn (in the order they came near). */
+  private readonly ready = new Map<Element, () => void>();
+  private pumping = false;
+  private disposed = false;
 
   constructor(rootMargin = "1200px 0px") {
     this.observer =
@@ -36,6 +48,7 @@ export class EditorScheduler {
 
   /** Stop watching `target` (its editor was made another way, or the cell is gone). */
   forget(target: Element): void {
+    this.ready.delete(target);
     if (this.pending.delete(target)) this.observer?.unobserve(target);
   }
 
@@ -45,13 +58,36 @@ export class EditorScheduler {
       const create = this.pending.get(entry.target);
       if (!create) continue;
       this.forget(entry.target);
-      create();
+      this.ready.set(entry.target, create);
+    }
+    if (this.ready.size && !this.pumping) {
+      this.pumping = true;
+      // After the next frame: what is on screen is painted before editors are built.
+      requestAnimationFrame(() => setTimeout(() => this.pump(), 0));
     }
   }
 
+  private pump(): void {
+    if (this.disposed) return;
+    const start = performance.now();
+    for (const [target, create] of this.ready) {
+      this.ready.delete(target);
+      try {
+        create();
+      } catch (error) {
+        console.error("making a cell's editor failed", error);
+      }
+      if (performance.now() - start >= SLICE_MS) break;
+    }
+    if (this.ready.size) setTimeout(() => this.pump(), 0);
+    else this.pumping = false;
+  }
+
   dispose(): void {
+    this.disposed = true;
     this.observer?.disconnect();
     this.pending.clear();
+    this.ready.clear();
   }
 }
 

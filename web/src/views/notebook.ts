@@ -384,7 +384,8 @@ export class NotebookView {
       }),
     );
     this.timer = setInterval(() => {
-      for (const view of this.views.values()) view.tick();
+      // Only running cells tick (a big notebook has ~1,000 views and one or two running).
+      for (const cell of this.session.cells) if (cell.status === "running") this.views.get(cell.id)?.tick();
     }, 100);
     const onKey = (event: KeyboardEvent) => {
       if ((event.ctrlKey || event.metaKey) && !event.altKey && event.key.toLowerCase() === "s") {
@@ -430,6 +431,9 @@ export class NotebookView {
         this.views.delete(id);
       }
     }
+    // A first load (an empty list): every cell shell is built off-document and inserted at
+    // once, one mutation of the page instead of one per cell.
+    const batch = this.list.firstElementChild === null ? document.createDocumentFragment() : null;
     let previous: Element | null = null;
     cells.forEach((cell, index) => {
       let view = this.views.get(cell.id);
@@ -440,10 +444,15 @@ export class NotebookView {
         view.kindChanged();
       }
       view.updateName(index);
+      if (batch) {
+        batch.appendChild(view.el);
+        return;
+      }
       const at: Element | null = previous ? previous.nextElementSibling : this.list.firstElementChild;
       if (at !== view.el) this.list.insertBefore(view.el, at);
       previous = view.el;
     });
+    if (batch) this.list.appendChild(batch);
     if (!this.activeId || !keep.has(this.activeId)) this.setActive(cells[0]?.id ?? null, false);
     else this.setActive(this.activeId, false);
   }

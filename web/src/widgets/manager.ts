@@ -306,6 +306,11 @@ export class WidgetManager {
     if (entry.style) document.head.appendChild(entry.style);
   }
 
+  // Trust model: a widget's `_esm` is the notebook author's code (like a cell) and runs in the
+  // page, as in JupyterLab and marimo; it is never sandboxed.  It only ever comes from kernel
+  // code: the kernel ignores `_esm`/`_css`/view-class keys in frontend updates
+  // (lifecycle.widgets.manager.CODE_KEYS), so nothing a reader sends becomes widget code.
+  // Untrusted *output* (HTML, SVG, markdown) is sanitised or sandboxed: render/html.ts.
   private loadModule(esm: unknown): Promise<AnyWidgetDefinition> {
     let key: string;
     let load: () => Promise<Record<string, unknown>>;

@@ -8,7 +8,7 @@
 // site's own PEP 503 `simple/`.  Nothing comes from a CDN.
 import { decode, encode } from "@msgpack/msgpack";
 import { readStdinReply } from "../transport/stdin-channel";
-import { fetchSnapshot, loadPyodideFast } from "./memory-snapshot";
+import { type CreateModule, fetchSnapshot, loadPyodideFast } from "./memory-snapshot";
 import {
   type FileReply,
   type PageToWorker,
@@ -220,6 +220,13 @@ async function boot(init: Extract<PageToWorker, { kind: "init" }>): Promise<void
   // The site's memory snapshot (./memory-snapshot.ts), checked against the runtime.
   const memorySnapshot =
     options.memorySnapshot === false ? Promise.resolve(null) : fetchSnapshot(indexURL, runtime.then((r) => r.version ?? null, () => null));
+  // Python starts at once (the runtime's wasm and stdlib download while the snapshot does);
+  // the notebook and its outputs come meanwhile.
+  const createModule = (import(/* webpackIgnore: true */ `${indexURL}pyodide.asm.mjs`) as Promise<{ default: CreateModule }>).then((m) => m.default);
+  createModule.catch(() => {}); // awaited (and reported) by whichever boot uses it
+  const config = { indexURL, stdout: (line: string) => console.log(line), stderr: (line: string) => console.warn(line) };
+  const pythonLoad = runtime.then(({ loadPyodide }) => loadPyodideFast(loadPyodide, config, memorySnapshot, createModule));
+  pythonLoad.catch(() => {}); // awaited below
   const imports = importMap(indexURL);
   const notebookLoad = loadNotebook(options, resolve);
   const outputsLoad = loadOutputs(options, resolve);
@@ -234,11 +241,8 @@ async function boot(init: Extract<PageToWorker, { kind: "init" }>): Promise<void
     if (Array.isArray(notes)) for (const note of notes) sendFrame(encode(note));
   }
 
-  const { loadPyodide } = await runtime;
   progress("Starting Python", 0.3);
-  const config = { indexURL, stdout: (line: string) => console.log(line), stderr: (line: string) => console.warn(line) };
-  const createModule = async () => (await import(/* webpackIgnore: true */ `${indexURL}pyodide.asm.mjs`)).default;
-  const { pyodide } = await loadPyodideFast(loadPyodide, config, memorySnapshot, createModule);
+  const { pyodide } = await pythonLoad;
   progress("Loading the kernel's packages", 0.75);
   if (interruptBuffer) pyodide.setInterruptBuffer(interruptBuffer);
   const quiet = { messageCallback: () => {}, errorCallback: (m: string) => console.warn(m) };

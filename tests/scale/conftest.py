@@ -16,7 +16,7 @@ import pytest
 
 from lifecycle.notebook import Cell, Notebook, write_notebook
 
-from .haproxy import Deployment, become_subreaper, haproxy_binary
+from .haproxy import Deployment, become_subreaper, haproxy_binary, leave_subreaper
 
 APPS = ("alpha", "beta", "gamma")
 SLIDER_CELLS = ("APP = {name!r}", "from lifecycle import ui\ns = ui.slider(0, 1000000, value=0)\ns",
@@ -34,6 +34,13 @@ def write_apps(root: Path) -> Path:
         cells = [Cell(id=f"c{i}", kind="code", source=s.format(name=name)) for i, s in enumerate(SLIDER_CELLS)]
         write_notebook(root / f"{name}.py", Notebook(cells=cells))
     return root
+
+
+@pytest.fixture(scope="package", autouse=True)
+def _subreaper_ends_with_the_package() -> Iterator[None]:
+    """The scale tests make pytest a child subreaper; later packages must not inherit it."""
+    yield
+    leave_subreaper()
 
 
 @pytest.fixture(scope="module")

@@ -32,6 +32,7 @@ from typing import Any
 
 import httpx
 import msgspec
+import psutil
 import zmq
 from websockets.asyncio.client import ClientConnection, connect
 
@@ -65,6 +66,18 @@ def become_subreaper() -> None:
     instance was killed), so they do not stay zombies under a PID 1 that does not reap."""
     with contextlib.suppress(Exception):
         ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+
+
+def leave_subreaper() -> None:
+    """Undo :func:`become_subreaper` and reap the finished orphans this process adopted (Ray
+    agents, app processes), so later test packages see neither the reaper role (a kernel
+    whose host dies must go to PID 1, not stay a zombie of pytest) nor zombies of ours."""
+    with contextlib.suppress(Exception):
+        ctypes.CDLL(None, use_errno=True).prctl(36, 0, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER off
+    for child in psutil.Process().children():
+        with contextlib.suppress(psutil.Error):
+            if child.status() == psutil.STATUS_ZOMBIE:
+                reap(child.pid)
 
 
 def reap(pid: int) -> None:

@@ -53,6 +53,13 @@ def source_root() -> str | None:
     return None if os.path.basename(root) in ("site-packages", "dist-packages") else root
 
 
+def with_source_root(env: dict[str, str]) -> dict[str, str]:
+    """``env`` (changed in place and returned) with :func:`source_root` put first on its
+    ``PYTHONPATH`` when there is one: the environment of a kernel or app process we start."""
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (source_root(), env.get("PYTHONPATH", "")) if p)
+    return env
+
+
 class KernelStartError(RuntimeError):
     """The kernel did not start: it exited, printed no ready line in time, or speaks an
     incompatible protocol version.  The message includes the kernel's stderr tail."""
@@ -196,8 +203,7 @@ class KernelClient:
         self._stopping = False
         self.dead = False
         self.running_cells.clear()
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (source_root(), env.get("PYTHONPATH", "")) if p)
+        env = with_source_root(dict(os.environ))
         if self.env:
             env.update(self.env)
         launch = LaunchArgs(channels=self.transport.addresses, kernel=self.args, parent_pid=os.getpid())

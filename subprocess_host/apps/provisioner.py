@@ -30,7 +30,7 @@ import msgspec
 
 from lifecycle.protocol import PROTOCOL_VERSION
 from subprocess_host.apps import wire
-from subprocess_host.client import source_root
+from subprocess_host.client import with_source_root
 
 
 class AppStartError(RuntimeError):
@@ -225,10 +225,9 @@ class LocalProvisioner(AppProvisioner):
             parent_pid=None if spec.detached else os.getpid(), name=spec.name,
             detached=spec.detached, grace=spec.grace, registry_entry=spec.registry_entry,
         )
-        env = {**os.environ, **spec.env}
         # The app process imports this package: from the checkout when we run from one (never
         # an installed copy: its compiled dependencies belong to this interpreter).
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (source_root(), env.get("PYTHONPATH", "")) if p)
+        env = with_source_root({**os.environ, **spec.env})
         stderr = self._stderr
         log = open(spec.log_file, "ab") if spec.detached and spec.log_file else None  # noqa: SIM115
         try:

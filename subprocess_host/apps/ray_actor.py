@@ -65,7 +65,7 @@ class AppHost:
         import ray
 
         from subprocess_host.apps.provisioner import _ready_from_fd
-        from subprocess_host.client import source_root
+        from subprocess_host.client import with_source_root
 
         context = ray.get_runtime_context()
         self.node_id: str = context.get_node_id()
@@ -80,9 +80,7 @@ class AppHost:
             semantics=launch.get("semantics", "script"), parent_pid=None, name=launch.get("name", "app"),
             detached=True, grace=float(launch.get("grace", 60.0)),
         )
-        env = {**os.environ, **launch.get("env", {})}
-        root = source_root()
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+        env = with_source_root({**os.environ, **launch.get("env", {})})
         self.proc = subprocess.Popen(
             [launch.get("python") or sys.executable, "-m", "subprocess_host.apps.process"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=str(notebook.parent), env=env, close_fds=True,

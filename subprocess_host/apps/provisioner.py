@@ -69,6 +69,26 @@ class AppSpec:
     registry_entry: str = ""
     log_file: str | None = None
 
+    def launch_args(self, *, parent_pid: int | None, host: str = "127.0.0.1") -> wire.AppLaunchArgs:
+        """The JSON line written on the app process's stdin for this spec.
+
+        Args:
+            parent_pid: the launcher's pid, which the app process watches (``None``: the app
+                does not end with its launcher; a detached app uses its grace period).
+            host: the interface the app process binds (loopback unless it runs on a
+                cluster node).
+
+        Raises:
+            msgspec.ValidationError: ``semantics`` is neither ``"script"`` nor ``"strict"``
+                (when the line is decoded by the app process).
+        """
+        return wire.AppLaunchArgs(
+            notebook=str(Path(self.notebook).resolve()), server_public_key=self.server_public_key, host=host,
+            semantics=self.semantics,  # type: ignore[arg-type]
+            parent_pid=parent_pid, name=self.name, detached=self.detached, grace=self.grace,
+            registry_entry=self.registry_entry,
+        )
+
 
 @dataclass(frozen=True)
 class AppEndpoints:
@@ -91,6 +111,8 @@ class AppEndpoints:
 
 class AppProvisioner(abc.ABC):
     """Places one app process (see the module docstring)."""
+
+    _endpoints: AppEndpoints | None = None
 
     @abc.abstractmethod
     def launch(self, spec: AppSpec) -> AppEndpoints:
@@ -143,9 +165,36 @@ class AppProvisioner(abc.ABC):
         """A provisioner attached to the app process ``info`` describes."""
 
     @property
-    @abc.abstractmethod
     def endpoints(self) -> AppEndpoints | None:
-        """The endpoints once launched."""
+        """The endpoints once launched (``None`` before)."""
+        return self._endpoints
+
+
+class LocalProcessProvisioner(AppProvisioner):
+    """An app process on this machine, known by its pid: what :class:`LocalProvisioner` and
+    the zygote's provisioner share (signals by pid, the ``"local"`` form of :meth:`info`)."""
+
+    _pid: int | None = None
+
+    @property
+    def pid(self) -> int | None:
+        """Its process id (``None`` before :meth:`launch`)."""
+        return self._pid
+
+    def _signal_pid(self, signum: int) -> None:
+        """``os.kill`` it with ``signum`` while :meth:`poll` says it runs."""
+        if self._pid is not None and self.poll() is None:
+            try:
+                os.kill(self._pid, signum)
+            except ProcessLookupError:
+                pass
+
+    def info(self) -> dict[str, Any]:
+        ep = self._endpoints
+        return {"kind": "local", "pid": self._pid,
+                "endpoints": None if ep is None else {"pid": ep.pid, "public_key": ep.public_key,
+                                                      "endpoints": ep.endpoints, "protocol": ep.protocol,
+                                                      "python": ep.python}}
 
 
 def _read_line(fd: int, timeout: float) -> bytes:
@@ -198,7 +247,7 @@ def _ready_from_fd(fd: int, timeout: float, name: str, abort: Callable[[], int |
                         protocol=ready.protocol, python=ready.python)
 
 
-class LocalProvisioner(AppProvisioner):
+class LocalProvisioner(LocalProcessProvisioner):
     """An app process on this machine, started with ``subprocess.Popen`` (see the module
     docstring).  Its stderr goes to the server's stderr unless ``stderr`` is given (a file
     object or ``subprocess.PIPE``)."""
@@ -210,21 +259,8 @@ class LocalProvisioner(AppProvisioner):
         self._endpoints: AppEndpoints | None = None
         self._stderr = stderr
 
-    @property
-    def endpoints(self) -> AppEndpoints | None:
-        return self._endpoints
-
-    @property
-    def pid(self) -> int | None:
-        return self._pid
-
     def launch(self, spec: AppSpec) -> AppEndpoints:
-        args = wire.AppLaunchArgs(
-            notebook=str(Path(spec.notebook).resolve()), server_public_key=spec.server_public_key,
-            semantics=spec.semantics,  # type: ignore[arg-type]
-            parent_pid=None if spec.detached else os.getpid(), name=spec.name,
-            detached=spec.detached, grace=spec.grace, registry_entry=spec.registry_entry,
-        )
+        args = spec.launch_args(parent_pid=None if spec.detached else os.getpid())
         # The app process imports this package: from the checkout when we run from one (never
         # an installed copy: its compiled dependencies belong to this interpreter).
         env = with_source_root({**os.environ, **spec.env})
@@ -268,11 +304,8 @@ class LocalProvisioner(AppProvisioner):
         if self.proc is not None:
             if self.proc.poll() is None:
                 self.proc.send_signal(signum)
-        elif self._pid is not None and self.poll() is None:
-            try:
-                os.kill(self._pid, signum)
-            except ProcessLookupError:
-                pass
+        else:
+            self._signal_pid(signum)
 
     def wait(self, timeout: float | None = None) -> int:
         if self.proc is not None:
@@ -290,13 +323,6 @@ class LocalProvisioner(AppProvisioner):
                 raise subprocess.TimeoutExpired("app process", timeout or 0)
             time.sleep(0.02)
         return self._returncode if self._returncode is not None else -1
-
-    def info(self) -> dict[str, Any]:
-        ep = self._endpoints
-        return {"kind": "local", "pid": self._pid,
-                "endpoints": None if ep is None else {"pid": ep.pid, "public_key": ep.public_key,
-                                                      "endpoints": ep.endpoints, "protocol": ep.protocol,
-                                                      "python": ep.python}}
 
     @classmethod
     def from_info(cls, info: dict[str, Any]) -> LocalProvisioner:

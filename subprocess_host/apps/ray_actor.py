@@ -44,8 +44,6 @@ from typing import Any
 
 import msgspec
 
-from subprocess_host.apps import wire
-
 
 class AppHost:
     """One app process on a Ray node (see the module docstring).
@@ -64,7 +62,7 @@ class AppHost:
     def __init__(self, launch: dict[str, Any]) -> None:
         import ray
 
-        from subprocess_host.apps.provisioner import _ready_from_fd
+        from subprocess_host.apps.provisioner import AppSpec, _ready_from_fd
         from subprocess_host.client import with_source_root
 
         context = ray.get_runtime_context()
@@ -75,11 +73,10 @@ class AppHost:
         notebook = Path(launch["notebook"])
         if not notebook.is_absolute():
             notebook = Path.cwd() / notebook
-        args = wire.AppLaunchArgs(
-            notebook=str(notebook), server_public_key=launch["server_public_key"], host=self.host,
-            semantics=launch.get("semantics", "script"), parent_pid=None, name=launch.get("name", "app"),
-            detached=True, grace=float(launch.get("grace", 60.0)),
-        )
+        spec = AppSpec(name=launch.get("name", "app"), notebook=notebook, server_public_key=launch["server_public_key"],
+                       semantics=launch.get("semantics", "script"), detached=True,
+                       grace=float(launch.get("grace", 60.0)))
+        args = spec.launch_args(parent_pid=None, host=self.host)
         env = with_source_root({**os.environ, **launch.get("env", {})})
         self.proc = subprocess.Popen(
             [launch.get("python") or sys.executable, "-m", "subprocess_host.apps.process"],

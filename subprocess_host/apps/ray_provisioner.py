@@ -156,10 +156,6 @@ class RayProvisioner(AppProvisioner):
 
     # ------------------------------------------------------------------ launch
     @property
-    def endpoints(self) -> AppEndpoints | None:
-        return self._endpoints
-
-    @property
     def node_id(self) -> str | None:
         """The Ray node the app process runs on (as of the last description)."""
         return None if self.description is None else self.description["node_id"]

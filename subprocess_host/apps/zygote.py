@@ -38,7 +38,13 @@ from pathlib import Path
 from typing import Any
 
 from subprocess_host.apps import wire
-from subprocess_host.apps.provisioner import AppEndpoints, AppProvisioner, AppSpec, AppStartError
+from subprocess_host.apps.provisioner import (
+    AppEndpoints,
+    AppProvisioner,
+    AppSpec,
+    AppStartError,
+    LocalProcessProvisioner,
+)
 
 READY = b"ZYGOTE_READY\n"
 
@@ -292,7 +298,7 @@ class Zygote:
 
 
 
-class ZygoteProvisioner(AppProvisioner):
+class ZygoteProvisioner(LocalProcessProvisioner):
     """An app process forked by the server's :class:`Zygote` (same interface and wire as
     :class:`~subprocess_host.apps.provisioner.LocalProvisioner`)."""
 
@@ -302,18 +308,9 @@ class ZygoteProvisioner(AppProvisioner):
         self._stdin: int | None = None
         self._endpoints: AppEndpoints | None = None
 
-    @property
-    def endpoints(self) -> AppEndpoints | None:
-        return self._endpoints
-
-    @property
-    def pid(self) -> int | None:
-        return self._pid
-
     def launch(self, spec: AppSpec) -> AppEndpoints:
         import msgspec
 
-        from subprocess_host.apps import wire
         from subprocess_host.apps.provisioner import _ready_from_fd
 
         if spec.python is not None:
@@ -331,10 +328,7 @@ class ZygoteProvisioner(AppProvisioner):
             os.close(out_w)
         self._stdin = in_w
         try:
-            args = wire.AppLaunchArgs(notebook=str(Path(spec.notebook).resolve()), server_public_key=spec.server_public_key,
-                                      semantics=spec.semantics, parent_pid=os.getpid(),  # type: ignore[arg-type]
-                                      name=spec.name, grace=spec.grace)
-            os.write(in_w, msgspec.json.encode(args) + b"\n")
+            os.write(in_w, msgspec.json.encode(spec.launch_args(parent_pid=os.getpid())) + b"\n")
             self._endpoints = _ready_from_fd(out_r, spec.ready_timeout, spec.name, self._abort)
         finally:
             os.close(out_r)
@@ -344,11 +338,7 @@ class ZygoteProvisioner(AppProvisioner):
         return None if self._pid is None else self.zygote.status(self._pid)
 
     def send_signal(self, signum: int) -> None:
-        if self._pid is not None and self.poll() is None:
-            try:
-                os.kill(self._pid, signum)
-            except ProcessLookupError:
-                pass
+        self._signal_pid(signum)
 
     def wait(self, timeout: float | None = None) -> int:
         assert self._pid is not None, "launch() first"
@@ -357,12 +347,6 @@ class ZygoteProvisioner(AppProvisioner):
             os.close(self._stdin)
             self._stdin = None
         return status
-
-    def info(self) -> dict[str, Any]:
-        ep = self._endpoints
-        return {"kind": "local", "pid": self._pid,
-                "endpoints": None if ep is None else {"pid": ep.pid, "public_key": ep.public_key, "endpoints": ep.endpoints,
-                                                      "protocol": ep.protocol, "python": ep.python}}
 
     @classmethod
     def from_info(cls, info: dict[str, Any]) -> AppProvisioner:

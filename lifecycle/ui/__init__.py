@@ -20,19 +20,9 @@ Elements: :class:`slider`, :class:`number`, :class:`text`, :class:`text_area`,
 :class:`file`, :class:`table`, :class:`form` (batches several elements behind a submit
 button) and :class:`progress` (a bar a long-running cell updates).
 
-Values travel in two forms:
-
-* the *wire* form (:meth:`UIElement.wire_value`, the ``value`` of the mimebundle and of
-  ``ui-element-value``; what the frontend sends in ``update-ui-element``): JSON/msgpack
-  friendly (a date is an ISO string, a dropdown choice is its label, a table selection is a
-  list of row indices);
-* the *Python* form (``.value``): a :class:`datetime.date`, the option's value, the selected
-  rows...
-
-:meth:`UIElement.convert` turns a wire value from the frontend into the Python form and
-raises :class:`TypeError`/:class:`ValueError` for values the element does not accept (the
-registry then applies nothing of that update).  :meth:`UIElement.coerce` validates a value
-assigned in Python (``element.value = x``).
+Values travel in a *wire* form (JSON/msgpack friendly, what the frontend sends) and a
+*Python* form (``.value``); :mod:`lifecycle.ui.base` describes both, and how
+:meth:`UIElement.convert` and :meth:`UIElement.coerce` check them.
 
 Everything here is stdlib + msgspec, so it runs inside Pyodide.
 """

@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 BASE_PYTHON ?= $(shell (command -v pyenv >/dev/null && p="$$(pyenv prefix 3.12.1 2>/dev/null)" && echo "$$p/bin/python") || command -v python3.12 || echo python3.12-not-found)
 
 # The web frontend bundle (TypeScript + esbuild), shipped inside the Python package.
-WEB_SOURCES := $(shell find web/src web/scripts -type f) web/index.html web/package.json web/tsconfig.json
+WEB_SOURCES := $(shell find web/src web/scripts -type f) web/index.html web/package.json web/tsconfig.json pyodide_host/node/snapshot-restore.mjs
 WEB_BUNDLE := subprocess_host/static/app/index.html
 
 .PHONY: setup compile demo test lint bench clean kernel-venvs sci-venv chromium haproxy pyodide-dist dist

@@ -42,6 +42,8 @@ from typing import Any
 import msgspec
 from websockets.asyncio.client import ClientConnection, connect
 
+from subprocess_host.server.batching import split_message
+
 UI_MIME = "application/vnd.amphikernel.ui+json"
 SLIDER_CELL = "from lifecycle import ui\ns = ui.slider(0, 1_000_000, value=0)\ns"
 DOUBLE_CELL = "s.value * 2"
@@ -83,7 +85,8 @@ class Reader:
                 if not isinstance(frame, bytes):
                     self.errors.add("text frame")
                     continue
-                self._on(msgspec.msgpack.decode(frame))
+                for one in split_message(frame):  # a ``frames`` batch, as the page reads it
+                    self._on(msgspec.msgpack.decode(one))
         except Exception:
             pass
 
@@ -228,7 +231,7 @@ async def drive(readers: list[Reader], moves: int, timeout: float) -> list[float
     return times
 
 
-async def run(sessions: int, active: int, moves: int, parallel: int) -> dict[str, Any]:
+async def run(sessions: int, active: int, moves: int, parallel: int, batch: bool = True) -> dict[str, Any]:
     errors = Errors()
     token = secrets.token_urlsafe(16)
     with tempfile.TemporaryDirectory(prefix="amphi-load-") as tmp:
@@ -237,7 +240,7 @@ async def run(sessions: int, active: int, moves: int, parallel: int) -> dict[str
         proc, base = start_server(notebook, token)
         readers: list[Reader] = []
         try:
-            ws_url = base.replace("http://", "ws://", 1) + f"/ws?token={token}"
+            ws_url = base.replace("http://", "ws://", 1) + f"/ws?token={token}" + ("&batch=1" if batch else "")
             await asyncio.sleep(0.5)
             idle = rss_mib(proc.pid)
             t0 = time.perf_counter()
@@ -249,10 +252,13 @@ async def run(sessions: int, active: int, moves: int, parallel: int) -> dict[str
             live = [r for r in readers if r.element is not None]
             floor = [t for t in [await live[0].ping(10) for _ in range(50)] if t is not None] if live else []
             one = await drive(live[:1], moves * 2, timeout=60)
-            cpu0, client0 = cpu_seconds(proc.pid), cpu_seconds(os.getpid())
+            cpu0, client0, wall0 = cpu_seconds(proc.pid), cpu_seconds(os.getpid()), time.perf_counter()
             few = await drive(live[:active], moves, timeout=60)
-            cpu_per_move = (cpu_seconds(proc.pid) - cpu0) / max(1, len(few))
-            client_per_move = (cpu_seconds(os.getpid()) - client0) / max(1, len(few))
+            few_wall = time.perf_counter() - wall0
+            few_server_cpu = cpu_seconds(proc.pid) - cpu0
+            few_client_cpu = cpu_seconds(os.getpid()) - client0
+            cpu_per_move = few_server_cpu / max(1, len(few))
+            client_per_move = few_client_cpu / max(1, len(few))
             everyone = await drive(live, max(1, moves // 4), timeout=120)
             after = rss_mib(proc.pid)
             alive = proc.poll() is None
@@ -270,7 +276,9 @@ async def run(sessions: int, active: int, moves: int, parallel: int) -> dict[str
         "sessions": sessions, "connected": len(live), "active": min(active, len(live)),
         "connect_s": connect_s, "idle": idle, "loaded": loaded, "after": after, "threads": threads,
         "floor": floor, "few": few, "all": everyone, "errors": errors, "one": one,
-        "cpu_per_move": cpu_per_move, "client_per_move": client_per_move,
+        "cpu_per_move": cpu_per_move, "client_per_move": client_per_move, "batch": batch,
+        "few_wall": few_wall, "few_server_cpu": few_server_cpu, "few_client_cpu": few_client_cpu,
+        "load": os.getloadavg(),
     }
 
 
@@ -286,12 +294,16 @@ def report(r: dict[str, Any]) -> None:
         ("WebSocket round trip, no kernel (floor)", f"p50 {statistics.median(r['floor']) * ms:.1f} ms" if r["floor"] else "-", f"p99 {percentile(r['floor'], 99) * ms:.1f} ms" if r["floor"] else ""),
         ("slider -> output, 1 active", f"p50 {percentile(r['one'], 50) * ms:.1f} ms", f"p99 {percentile(r['one'], 99) * ms:.1f} ms, n={len(r['one'])}"),
         ("server CPU per slider move", f"{r['cpu_per_move'] * ms:.2f} ms", f"client (this process) {r['client_per_move'] * ms:.2f} ms per move"),
+        (f"CPU share, {r['active']} active phase", f"server {r['few_server_cpu'] / max(r['few_wall'], 1e-9):.0%}",
+         f"client {r['few_client_cpu'] / max(r['few_wall'], 1e-9):.0%} of one core, over {r['few_wall']:.1f} s wall"),
         (f"slider -> output, {r['active']} active", f"p50 {percentile(r['few'], 50) * ms:.1f} ms", f"p99 {percentile(r['few'], 99) * ms:.1f} ms (goal <= {GOAL_P99_MS:.0f} ms: {percentile(r['few'], 99) * ms / GOAL_P99_MS:.2f} x goal), n={len(r['few'])}"),
         (f"slider -> output, all {r['connected']} active", f"p50 {percentile(r['all'], 50) * ms:.1f} ms", f"p99 {percentile(r['all'], 99) * ms:.1f} ms, n={len(r['all'])}"),
         ("errors (must be 0)", str(r["errors"].total), ", ".join(f"{k}: {v}" for k, v in r["errors"].kinds.items())),
     ]
     width = max(len(name) for name, _, _ in rows)
-    print(f"load: {r['sessions']} run-mode readers, one notebook (slider + dependent cell), 2-core machine")
+    print(f"load: {r['sessions']} run-mode readers, one notebook (slider + dependent cell), 2-core machine, "
+          f"{'batched frames (as the page)' if r['batch'] else 'one frame per message (--no-batch)'}, "
+          f"load average {' '.join(f'{x:.2f}' for x in r['load'])}")
     for name, value, note in rows:
         print(f"  {name:<{width}}  {value:>16}  {note}")
 
@@ -303,12 +315,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--active", type=int, default=50, help="readers moving sliders in the first phase (default 50)")
     parser.add_argument("--moves", type=int, default=20, help="moves per active reader (default 20; a quarter of it with all)")
     parser.add_argument("--parallel", type=int, default=25, help="connections opened at a time (default 25)")
+    parser.add_argument("--no-batch", action="store_true",
+                        help="do not ask for batched 'frames' messages (the page asks for them)")
     args = parser.parse_args(sys.argv[2:] if argv is None else argv)
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < args.sessions + 100:
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, args.sessions + 1000), hard))
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
-    result = asyncio.run(run(args.sessions, args.active, args.moves, args.parallel))
+    result = asyncio.run(run(args.sessions, args.active, args.moves, args.parallel, batch=not args.no_batch))
     report(result)
     return 1 if result["errors"].total else 0
 

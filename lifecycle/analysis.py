@@ -58,6 +58,13 @@ class CellAnalysis:
     """``tree`` is the cell's own source parsed, unchanged (no IPython-syntax rewrite): the
     kernel may compile the text instead of the tree."""
 
+    def without_tree(self) -> CellAnalysis:
+        """This analysis without its syntax tree (equal to it: ``tree`` is not compared);
+        the kernel drops the tree once the cell is compiled."""
+        if self.tree is None:
+            return self
+        return CellAnalysis(self.defs, self.refs, self.deletes, self.star_import, self.error)
+
 
 _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)
 _AST = ast.AST

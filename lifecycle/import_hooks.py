@@ -27,13 +27,19 @@ Stdlib only; imports nothing else of lifecycle.
 from __future__ import annotations
 
 import importlib
-import importlib.abc
 import logging
 import sys
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
+
+try:
+    # What importlib.abc.Loader is (3.10+), without importlib.abc's own imports
+    # (importlib.resources, pathlib, tempfile...: tens of ms of every kernel's start-up).
+    from importlib._abc import Loader as _Loader
+except ImportError:  # pragma: no cover - an interpreter without the private module
+    from importlib.abc import Loader as _Loader
 
 if TYPE_CHECKING:  # pragma: no cover
     from importlib.machinery import ModuleSpec
@@ -174,7 +180,7 @@ def _remove_finder() -> None:
         _finder = None
 
 
-class _HookedLoader(importlib.abc.Loader):
+class _HookedLoader(_Loader):
     """Wraps a module's real loader: runs the pending callbacks right after it executed."""
 
     def __init__(self, inner: Any, name: str) -> None:
@@ -194,9 +200,14 @@ class _HookedLoader(importlib.abc.Loader):
         return getattr(self._inner, name)
 
 
-class PostImportFinder(importlib.abc.MetaPathFinder):
+class PostImportFinder:
     """The ``sys.meta_path`` entry that notices the first import of a watched module (see
-    the module docstring); it finds nothing itself."""
+    the module docstring); it finds nothing itself.  A meta path finder by protocol
+    (``find_spec``, ``invalidate_caches``), not a subclass of ``importlib.abc.MetaPathFinder``:
+    importing :mod:`importlib.abc` costs every kernel tens of milliseconds of start-up."""
+
+    def invalidate_caches(self) -> None:
+        """Nothing cached (``importlib.invalidate_caches`` calls it)."""
 
     def find_spec(
         self, fullname: str, path: Any = None, target: ModuleType | None = None

@@ -35,6 +35,12 @@ from subprocess_host.channels import IN_CHANNELS, ChannelAddresses, channel_for
 
 log = logging.getLogger("amphikernel.client")
 
+# ZeroMQ option and flag values as plain ints (pyzmq's enum operators cost microseconds per
+# frame).  Fixed by libzmq's API.
+_EVENTS = 15  # ZMQ_EVENTS
+_POLLIN = 1  # ZMQ_POLLIN
+_NOBLOCK = 1  # ZMQ_DONTWAIT
+
 NotificationCallback = Callable[[Any, bytes], None]
 """Called with ``(notification, raw_frame)`` for every frame from the kernel."""
 
@@ -121,17 +127,71 @@ class ZmqTransport:
         self.addresses = ChannelAddresses(**endpoints)
         # A plain (blocking-API) view of the stream socket for non-blocking drains.
         self._stream_sync = zmq.Socket.shadow(self._sockets["stream"].underlying)
+        self._stream_fd: int = self._stream_sync.getsockopt(zmq.FD)
+        self._watch_loop: asyncio.AbstractEventLoop | None = None
+        self._waiter: asyncio.Future[None] | None = None
         self._closed = False
 
     async def send(self, channel: str, frame: bytes) -> None:
         await self._sockets[channel].send(frame, copy=len(frame) < 65536)
 
     async def recv(self) -> bytes:
-        return await self._sockets["stream"].recv(copy=True)
+        """The next frame of the stream socket.
+
+        Waits on the socket's notification descriptor, watched for the transport's lifetime
+        (one ``add_reader``), instead of a pyzmq future per wait: a 1,000-cell run arrives in
+        about a thousand bursts, and the per-wait futures, reader registrations and
+        ``Again`` exceptions cost the host more CPU than decoding the frames.  Loops without
+        ``add_reader`` (Windows' proactor) use pyzmq's asyncio ``recv``.
+
+        Raises:
+            zmq.ZMQError: the transport was closed (also while waiting).
+        """
+        while True:
+            if self._closed:
+                raise self._zmq.ZMQError(self._zmq.ENOTSOCK)
+            frame = self.recv_nowait()
+            if frame is not None:
+                return frame
+            loop = asyncio.get_running_loop()
+            if self._watch_loop is not loop and not self._watch(loop):
+                return await self._sockets["stream"].recv(copy=True)
+            self._waiter = loop.create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+
+    def _watch(self, loop: asyncio.AbstractEventLoop) -> bool:
+        """Watch the stream socket's descriptor in ``loop``; ``False``: the loop cannot."""
+        self._unwatch()
+        try:
+            loop.add_reader(self._stream_fd, self._readable)
+        except NotImplementedError:
+            return False
+        self._watch_loop = loop
+        return True
+
+    def _unwatch(self) -> None:
+        loop, self._watch_loop = self._watch_loop, None
+        if loop is not None and not loop.is_closed():
+            with contextlib.suppress(Exception):
+                loop.remove_reader(self._stream_fd)
+
+    def _readable(self) -> None:
+        # Level-triggered: it fires until ZMQ_EVENTS is read, which recv_nowait does next.
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     def recv_nowait(self) -> bytes | None:
+        sock = self._stream_sync
+        # Ask first: a burst ends with an empty socket, and a failing recv raises (an
+        # exception object per burst, thousands of them in a big notebook's run).
+        if not sock.getsockopt(_EVENTS) & _POLLIN:
+            return None
         try:
-            return self._stream_sync.recv(self._zmq.NOBLOCK, copy=True)
+            return sock.recv(_NOBLOCK, copy=True)
         except self._zmq.Again:
             return None
 
@@ -139,6 +199,10 @@ class ZmqTransport:
         if self._closed:
             return
         self._closed = True
+        self._unwatch()
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(self._zmq.ZMQError(self._zmq.ENOTSOCK))
         for sock in self._sockets.values():
             sock.close(0)
         self.ctx.term()

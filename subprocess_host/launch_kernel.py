@@ -14,6 +14,7 @@ closing its sockets, so nothing sent before the stop is lost.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import queue
@@ -187,6 +188,10 @@ class _KernelProcess:
     # ---------------------------------------------------------------------- run
     def _on_ready(self, kernel: Any, runtime: KernelRuntime) -> None:
         self.kernel, self.runtime = kernel, runtime
+        # Everything allocated so far (modules, classes, the kernel) lives as long as the
+        # process: move it out of the collector's generations, so the full collections a
+        # big notebook's run triggers traverse only the notebook's own objects.
+        gc.freeze()
         self.reader = threading.Thread(target=self._read, name="amphi-channel-reader", daemon=True)
         self.reader.start()
         if runtime.router is not None:

@@ -2,7 +2,8 @@
 
 Same shape as :class:`subprocess_host.client.KernelClient` (``start``, ``wait_ready``,
 ``send``, ``on_notification``, ``interrupt``, ``shutdown``, ``restart``, ``poll``) so the server
-treats both alike.  The kernel thread runs the lifecycle core with the threaded queue reader,
+treats both alike.  The kernel thread runs the lifecycle core reading its commands from a
+:class:`~subprocess_host.loop_queue.LoopQueue` (awaited on the thread's own event loop),
 thread-local console proxies and in-memory virtual files; an interrupt is an asynchronous
 ``KeyboardInterrupt`` raised in that thread.  Notifications are handed to the owning event
 loop with ``call_soon_threadsafe``.
@@ -23,8 +24,9 @@ from typing import Any
 
 from lifecycle import protocol
 from lifecycle.kernel import Kernel
-from lifecycle.kernel_lifecycle import KernelArgs, KernelRuntime, serve, threaded_queue_reader
+from lifecycle.kernel_lifecycle import KernelArgs, KernelRuntime, serve
 from subprocess_host.client import KernelInfo, NotificationCallback
+from subprocess_host.loop_queue import LoopQueue, loop_queue_reader
 
 log = logging.getLogger("amphikernel.thread_kernel")
 _ids = itertools.count(1)
@@ -57,8 +59,12 @@ class ThreadKernel:
         self._ready: asyncio.Future[KernelInfo] | None = None
         self.kernel: Kernel | None = None
         self.runtime: KernelRuntime | None = None
-        self.control: queue.Queue[Any] = queue.Queue()
-        self.ui: queue.Queue[Any] = queue.Queue()
+        # Both unbounded FIFOs like the queue.Queue() pair they replace (no back-pressure was
+        # ever applied here).  The control queue is awaited on the kernel thread's own loop
+        # (subprocess_host.loop_queue: no all_tasks() walk per command); the UI queue is only
+        # drained without waiting, so a SimpleQueue (put/get in C) is enough.
+        self.control: LoopQueue[Any] = LoopQueue()
+        self.ui: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self.info: KernelInfo | None = None
         self.dead = False
         self._finished = threading.Event()
@@ -71,7 +77,7 @@ class ThreadKernel:
         """Start the kernel thread (returns at once; see :meth:`wait_ready`)."""
         self._loop = asyncio.get_running_loop()
         self._ready = self._loop.create_future()
-        self.control, self.ui = queue.Queue(), queue.Queue()
+        self.control, self.ui = LoopQueue(), queue.SimpleQueue()
         self._finished.clear()
         self._returncode = None
         self.dead = False
@@ -116,7 +122,7 @@ class ThreadKernel:
     def _main(self) -> None:
         try:
             asyncio.run(
-                serve(self.args, self._emit, self.control, self.ui, threaded_queue_reader,
+                serve(self.args, self._emit, self.control, self.ui, loop_queue_reader,
                       capabilities=["interrupt", "stdin", "virtual-files"], on_ready=self._on_ready)
             )
             self._returncode = 0

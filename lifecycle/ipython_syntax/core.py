@@ -34,6 +34,11 @@ FUNCTION_BODY_CELL_MAGICS = frozenset({"timeit"})
 """Cell magics whose body is Python run inside a function (it only reads the namespace)."""
 
 _ESCAPES = re.compile(r"[%!?]")
+_MAYBE_SYNTAX = re.compile(r"\?|=\s*[%!]|(?:\A|[\r\n])\s*[%!]")
+"""Matches in every cell that has a candidate line (``lines.is_candidate``: a stripped line
+starting with ``%``/``!``/``?`` or ending with ``?``, or ``names = %...``/``names = !...``),
+also in some that have none.  No match: nothing to rewrite, whatever ``%`` (modulo, string
+formatting) or ``!=`` the cell holds."""
 _CELL_HEADER = re.compile(r"%%([A-Za-z_]\w*)?(.*)")
 
 
@@ -57,9 +62,10 @@ def transform(code: str) -> Transformed:
     """Turn the IPython syntax of one cell into plain Python, line for line.
 
     Never raises: what is not IPython syntax is left as it is, for the Python parser to
-    report.  Code without ``%``, ``!`` or ``?`` is returned unchanged at once.
+    report.  Code without ``%``, ``!`` or ``?``, or with none of them where IPython syntax
+    could start, is returned unchanged at once.
     """
-    if not _ESCAPES.search(code):
+    if not _ESCAPES.search(code) or not _MAYBE_SYNTAX.search(code):
         return Transformed(code)
     try:
         return _transform(code)

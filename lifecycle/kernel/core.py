@@ -27,6 +27,7 @@ from typing import Any
 
 from lifecycle import context as context_mod
 from lifecycle import protocol
+from lifecycle.analysis import analyze_cell
 from lifecycle.execution import (
     CompiledCell,
     compile_cell,
@@ -328,9 +329,16 @@ class Kernel(CommandHandlers, Materializer):
         node = self.graph.cells[cid]
         compiled = self._compiled.get(cid)
         if compiled is None or compiled.code != node.code:
-            assert node.analysis.tree is not None
-            compiled = compile_cell(cid, node.code, node.analysis.tree, parsed_from_code=node.analysis.from_source)
+            analysis = node.analysis
+            if analysis.tree is None:  # dropped after an earlier compile: parse again
+                analysis = analyze_cell(node.code, f"<cell {cid}>")
+            assert analysis.tree is not None
+            compiled = compile_cell(cid, node.code, analysis.tree, parsed_from_code=analysis.from_source)
             self._compiled[cid] = compiled
+            # The tree is only needed to compile: a 1,000-cell notebook would otherwise keep
+            # tens of thousands of AST nodes alive for the collector to traverse on every
+            # full collection.  A changed cell gets a new analysis (and tree) from the graph.
+            node.analysis = node.analysis.without_tree()
         return compiled
 
     def _call_hook(self, hook: Callable[..., Any], *args: Any) -> None:

@@ -8,6 +8,10 @@ from typing import Any
 from lifecycle import protocol
 from lifecycle.graph import DataflowGraph
 
+_SHORT_INT = 10**30
+"""``int`` values strictly between ``-_SHORT_INT`` and ``_SHORT_INT`` have reprs of at most 31
+characters, under ``reprlib``'s 40-character ``maxlong``: their short repr is ``repr``."""
+
 
 def describe_variables(
     graph: DataflowGraph, namespace: dict[str, Any], cell_ids: Iterable[str]
@@ -38,10 +42,14 @@ def describe_variables(
             if name not in namespace:
                 continue
             value = namespace[name]
-            try:
-                text = short.repr(value)
-            except Exception as exc:
-                text = f"<repr failed: {type(exc).__name__}>"
+            cls = value.__class__
+            if cls is float or cls is bool or (cls is int and -_SHORT_INT < value < _SHORT_INT):
+                text = repr(value)  # what reprlib gives these (no truncation at this length)
+            else:
+                try:
+                    text = short.repr(value)
+                except Exception as exc:
+                    text = f"<repr failed: {type(exc).__name__}>"
             infos.append(protocol.VariableInfo(name=name, type=type(value).__name__, repr=text))
         out[cid] = infos
     return out

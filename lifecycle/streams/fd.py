@@ -15,7 +15,6 @@ import codecs
 import functools
 import logging
 import os
-import secrets
 import sys
 import threading
 import time
@@ -46,7 +45,7 @@ class _FdConsole(_ThreadedConsole):
 
     def __init__(self, sink: Sink, **options: Any) -> None:
         super().__init__(sink, **options)
-        self._token = b"\x00amphikernel-sync-" + secrets.token_hex(8).encode() + b"\x00"
+        self._token = b"\x00amphikernel-sync-" + os.urandom(8).hex().encode() + b"\x00"  # secrets.token_hex(8)
         self._synced = (threading.Event(), threading.Event())
         self._busy = [False, False]
         self._readers_stopping = False

@@ -14,7 +14,8 @@
 //       --snapshot; create a kernel session, run SRC in one cell and print one JSON line with
 //       milliseconds since this process started (`restored_ms`, `ready_ms`, `first_run_ms`).
 //
-// Container (little-endian): "AMPHISNP", u32 version (1), u32 header length, the header
+// Container (little-endian; read by ./snapshot-restore.mjs, which the page's worker shares):
+// "AMPHISNP", u32 version (1), u32 header length, the header
 // (UTF-8 JSON), zero padding to a multiple of 16, then the sections the header lists
 // (`sections: [{kind: "memory" | "dylib" | "file", path, offset, length}]`, offsets from the
 // start of the payload, each 16-aligned).  `memory` is `pyodide.makeMemorySnapshot()`; each
@@ -35,9 +36,8 @@ import fs from "node:fs";
 import path from "node:path";
 import { createGunzip } from "node:zlib";
 import { pathToFileURL } from "node:url";
+import { AFTER_RESTORE, MAGIC, SNAPSHOT_FORMAT as FORMAT, loadDylibs, parseHeader, writeFiles } from "./snapshot-restore.mjs";
 
-const MAGIC = "AMPHISNP";
-const FORMAT = 1;
 const SITE = "/lib/python3.14/site-packages";
 
 function parseArgs(argv) {
@@ -66,6 +66,45 @@ function parseArgs(argv) {
 
 const err = (line) => process.stderr.write(line + "\n");
 const quiet = { messageCallback: () => {}, errorCallback: err };
+
+// The runtime's wasm, read and compiled (on V8's background threads) from the moment it is asked
+// for: `boot` asks before it imports the runtime's JavaScript and while the snapshot is being
+// decompressed, so neither waits for the other.
+function compileRuntimeWasm(dist) {
+  const compiled = fs.promises
+    .readFile(path.join(path.resolve(dist), "pyodide.asm.wasm"))
+    .then(async (bytes) => ({ module: await WebAssembly.compile(bytes), size: bytes.byteLength }));
+  compiled.catch(() => {}); // awaited (or unused) later
+  return compiled;
+}
+
+const instantiateWasm = WebAssembly.instantiate;
+
+// Emscripten settings whose wasm instantiation waits for `ready` (a promise) and takes
+// `compiled` (a promise of {module, size}, or null) instead of compiling the bytes Pyodide read.
+// Pyodide's own instantiateWasm hook still runs (it adds imports of its own); only its
+// `WebAssembly.instantiate(bytes, imports)` call, the first one it makes, is changed, and only
+// when the bytes have the compiled file's size (the caller puts WebAssembly.instantiate back
+// once the runtime is created, whatever happened).  Null when Pyodide has no such hook (the
+// caller then waits for `ready` itself).  When `ready` rejects the instantiation never finishes
+// (the caller gives up on the runtime; Pyodide's hook would only log the error and leave
+// createModule pending too).
+function withCompiledWasm(settings, compiled, ready) {
+  const pyodideHook = settings.instantiateWasm;
+  if (typeof pyodideHook !== "function") return null;
+  settings.instantiateWasm = (imports, receive) => {
+    WebAssembly.instantiate = async function (source, moreImports) {
+      WebAssembly.instantiate = instantiateWasm;
+      if (!(source instanceof ArrayBuffer || ArrayBuffer.isView(source))) return instantiateWasm.call(this, source, moreImports);
+      const found = compiled ? await compiled.catch(() => null) : null;
+      await ready.catch(() => new Promise(() => {}));
+      if (!found || found.size !== source.byteLength) return instantiateWasm(source, moreImports);
+      return { module: found.module, instance: await instantiateWasm(found.module, moreImports) };
+    };
+    return pyodideHook(imports, receive);
+  };
+  return settings;
+}
 
 async function runtime(dist) {
   const indexURL = path.resolve(dist) + path.sep;
@@ -125,7 +164,12 @@ if "logging" in sys.modules:
 _names = getattr(sys.modules.get("tempfile"), "_name_sequence", None)
 if _names is not None and "_rng" in vars(_names):  # dropped on restore (a fresh one on use)
     _names._rng.seed(0)
-for _name in ("_amphi_snapshot_imports", "_names"):
+# msgspec builds a decoder's type information on its first decode (~30 ms here for the
+# command union): done now, it is in the image instead of in the first run of every page.
+_protocol = sys.modules.get("lifecycle.protocol")
+if _protocol is not None:
+    _protocol.decode_command(_protocol.encode(_protocol.ExecuteCells(cell_ids=["a"], codes=["1"], order=["a"])))
+for _name in ("_amphi_snapshot_imports", "_names", "_protocol"):
     globals().pop(_name, None)
 gc.collect()
 gc.disable()
@@ -274,21 +318,12 @@ function openContainer(file) {
   const bytes = gzipped ? new Uint8Array(size) : new Uint8Array(compressed.buffer, compressed.byteOffset, size);
   let filled = gzipped ? 0 : size;
   let headerWaiter = null;
-  const parseHeader = () => {
-    if (Buffer.from(bytes.subarray(0, 8)).toString("latin1") !== MAGIC) throw new Error("not an amphikernel snapshot");
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    const length = view.getUint32(12, true);
-    if (filled < 16 + length) return null;
-    const header = JSON.parse(Buffer.from(bytes.subarray(16, 16 + length)).toString("utf8"));
-    const start = Math.ceil((16 + length) / 16) * 16;
-    return { header, section: (s) => bytes.subarray(start + s.offset, start + s.offset + s.length) };
-  };
   const header = new Promise((resolve, reject) => (headerWaiter = { resolve, reject }));
   const complete = new Promise((resolve, reject) => {
     const check = () => {
       if (!headerWaiter || filled < 16) return;
       try {
-        const parsed = parseHeader();
+        const parsed = parseHeader(bytes, filled);
         if (parsed) headerWaiter.resolve(parsed), (headerWaiter = null);
       } catch (error) {
         headerWaiter.reject(error), (headerWaiter = null);
@@ -315,121 +350,36 @@ function openContainer(file) {
   return { header, complete };
 }
 
-// Emscripten relocates a library's exported data addresses (the exports it returns, and the GOT
-// entries the library's own code reads them through) by the memory base *it* allocated, not by
-// the old one the instance was given: move them to the old base, where the restored memory has
-// that data (else msgspec finds its NoDefault/Unset objects at a stale address and the first
-// Struct with a field crashes the runtime).  The same steps as in memory-snapshot.ts.
-function relocateDataExports(Module, instance, exports, lib) {
-  if (!instance) throw new Error(`${lib.path} was not instantiated`);
-  for (const [name, raw] of Object.entries(instance.exports)) {
-    const moved = exports[name];
-    if (!(raw instanceof WebAssembly.Global) || !(moved instanceof WebAssembly.Global) || moved === raw) continue;
-    if (!Module.GOT) throw new Error("the runtime does not expose its GOT");
-    const fixed = new WebAssembly.Global({ value: "i32" }, raw.value + lib.memory_base);
-    const got = Module.GOT[name];
-    if (got && got.value === moved.value) got.value = fixed.value;
-    exports[name] = fixed;
-  }
-}
-
-// Load the snapshot's shared libraries at their old memory and table base (before the memory is
-// restored: the function table is not part of it).  The same steps as loadDylibs in
-// web/src/worker/memory-snapshot.ts.
-function loadDylibs(Module, header, section) {
-  const dylibBytes = new Map(header.sections.filter((s) => s.kind === "dylib").map((s) => [s.path, section(s)]));
-  for (const lib of header.dylibs) {
-    const table = Module.wasmTable;
-    const extra = table.length - lib.table_base;
-    if (extra < 0) table.grow(-extra);
-    const ownEnd = lib.table_base + lib.table_size;
-    for (let i = ownEnd + extra - 1; i >= ownEnd; i--) Module.freeTableIndexes.push(i);
-    const bases = { __memory_base: lib.memory_base, __table_base: lib.table_base };
-    const Instance = WebAssembly.Instance;
-    let instance = null;
-    WebAssembly.Instance = function (module, imports) {
-      const env = new Proxy(imports.env, { get: (t, p, r) => (p in bases ? bases[p] : Reflect.get(t, p, r)) });
-      return (instance = new Instance(module, { ...imports, env, wasi_snapshot_preview1: env }));
-    };
-    let exports;
-    try {
-      const flags = { loadAsync: false, global: true, nodelete: true, allowUndefined: true };
-      exports = Module.loadWebAssemblyModule(dylibBytes.get(lib.path), flags, lib.path, {});
-    } finally {
-      WebAssembly.Instance = Instance;
-    }
-    for (let i = lib.table_base; i < table.length; i++) Module.wasmTableMirror[i] = undefined;
-    for (let i = lib.table_base; i < lib.table_end; i++) {
-      if (table.get(i) === null) throw new Error(`function table slot ${i} is empty after ${lib.path}`);
-    }
-    if (table.length < lib.table_end) throw new Error(`function table at ${table.length}, expected ${lib.table_end}`);
-    relocateDataExports(Module, instance, exports, lib);
-    Module.newDSO(lib.path, lib.handle, exports);
-    Module.mergeLibSymbols(exports, lib.path);
-  }
-}
-
-// site-packages back into the file system, as finishRestore in web/src/worker/memory-snapshot.ts
-// does: each file a new in-memory node of its directory owning its bytes (copied once, all
-// together, out of the container); FS.writeFile per file (a path lookup, a stream, permission
-// checks) costs 5-10 times more here.  A name already there, or a directory that is not an
-// in-memory one, goes through FS.writeFile.
-function writeFiles(FS, header, section) {
-  const files = header.sections.filter((s) => s.kind === "file");
-  if (!files.length) return;
-  const first = section(files[0]);
-  const last = section(files[files.length - 1]);
-  const own = new Uint8Array(last.byteOffset + last.byteLength - first.byteOffset);
-  own.set(new Uint8Array(first.buffer, first.byteOffset, own.length));
-  const dirs = new Map();
-  for (const s of files) {
-    const slash = s.path.lastIndexOf("/");
-    const dir = s.path.slice(0, slash);
-    let node = dirs.get(dir);
-    if (node === undefined) {
-      FS.mkdirTree(dir);
-      node = FS.lookupPath(dir).node;
-      dirs.set(dir, node);
-    }
-    const at = section(s).byteOffset - first.byteOffset;
-    const bytes = own.subarray(at, at + s.length);
-    const name = s.path.slice(slash + 1);
-    const contents = node.contents;
-    if (typeof node.node_ops?.mknod === "function" && contents && typeof contents === "object" && !(name in contents)) {
-      const file = node.node_ops.mknod(node, name, 0o100644, 0);
-      file.contents = bytes;
-      file.usedBytes = bytes.length;
-    } else {
-      FS.writeFile(s.path, bytes, { canOwn: true });
-    }
-  }
-}
-
 // The same steps as web/src/worker/memory-snapshot.ts, for Node.
-async function restore(rt, container) {
+async function restore(rt, container, compiled) {
   let Module = null;
   let parsed = null;
   const memory = container.header.then((c) => {
     if (c.header.pyodide !== rt.version) throw new Error(`snapshot of Pyodide ${c.header.pyodide}, runtime ${rt.version}`);
     parsed = c;
-    return c.section(c.header.sections.find((s) => s.kind === "memory"));
+    return c.memory;
   });
   const createPyodideModule = async (settings) => {
     const hidden = parsed.header.jspi ? [] : ["Suspending", "Suspender", "promising"].filter((k) => k in WebAssembly);
     const saved = hidden.map((k) => [k, Object.getOwnPropertyDescriptor(WebAssembly, k)]);
     for (const k of hidden) delete WebAssembly[k];
-    // Every byte in before the runtime is created: nothing may run between its creation and
-    // the libraries' loading (an await there let restored runtimes call a null function
-    // pointer: something else took the library's function table slots meanwhile).
-    await container.complete;
-    phase("container_complete");
+    // Every byte in before the runtime is instantiated (awaited in its wasm instantiation: the
+    // runtime's JavaScript set-up and the wasm compile overlap the gunzip): nothing may run
+    // between the runtime's creation and the libraries' loading (an await there let restored
+    // runtimes call a null function pointer: something else took the library's function table
+    // slots meanwhile).
+    const ready = container.complete.then(() => phase("container_complete"));
+    const failed = new Promise((_, reject) => ready.catch(reject));
     try {
-      Module = await rt.createModule(settings);
+      const hooked = withCompiledWasm(settings, compiled, ready);
+      if (!hooked) await ready;
+      Module = await Promise.race([rt.createModule(hooked ?? settings), failed]);
     } finally {
+      WebAssembly.instantiate = instantiateWasm;
       for (const [k, d] of saved) Object.defineProperty(WebAssembly, k, d);
     }
     phase("runtime_instantiated");
-    loadDylibs(Module, parsed.header, parsed.section);
+    loadDylibs(Module, parsed);
     phase("dylibs");
     return Module;
   };
@@ -438,11 +388,14 @@ async function restore(rt, container) {
     packageCacheDir: rt.indexURL,
     stdout: err,
     stderr: err,
+    // Nothing here reads stdin (a kernel's input() goes through its session): Pyodide's
+    // default would open process.stdin, a stream set-up the boot need not wait for.
+    stdin: () => null,
     _loadSnapshot: memory,
     createPyodideModule,
   });
   phase("loadPyodide");
-  writeFiles(Module.FS, parsed.header, parsed.section);
+  writeFiles(Module.FS, parsed);
   phase("files");
   for (const [name, info] of Object.entries(parsed.header.packages)) pyodide.loadedPackages[name] = info.channel;
   pyodide.runPython(AFTER_RESTORE);
@@ -450,32 +403,33 @@ async function restore(rt, container) {
   return pyodide;
 }
 
-const AFTER_RESTORE = `
-import gc, importlib, sys
-importlib.invalidate_caches()
-if "random" in sys.modules:
-    sys.modules["random"].seed()
-if "logging" in sys.modules:
-    import time
-    sys.modules["logging"]._startTime = time.time()
-if "tempfile" in sys.modules:
-    sys.modules["tempfile"]._name_sequence = None
-gc.enable()
-`;
-
 // Where the time goes (`boot` prints them): milliseconds since this process started, per step.
 const phases = {};
 const phase = (name) => (phases[name] = Math.round(performance.now() * 10) / 10);
 
 async function boot(opts) {
   phase("script");
+  // Started before the runtime's JavaScript is imported: the snapshot's gunzip and the wasm
+  // compile run on the thread pool meanwhile.
+  let container = null;
+  let openError = null;
+  if (opts.snapshot) {
+    try {
+      container = openContainer(opts.snapshot);
+      container.complete.catch(() => {}); // awaited by restore
+    } catch (error) {
+      openError = error;
+    }
+  }
+  const compiled = container ? compileRuntimeWasm(opts.dist) : null;
   const rt = await runtime(opts.dist);
   phase("runtime_imported");
   let pyodide = null;
   let fallback = null;
   if (opts.snapshot) {
     try {
-      pyodide = await restore(rt, openContainer(opts.snapshot));
+      if (openError) throw openError;
+      pyodide = await restore(rt, container, compiled);
     } catch (error) {
       // As the page's worker does: a console note, then a normal boot.
       fallback = error && error.message ? error.message : String(error);
@@ -501,15 +455,18 @@ async function boot(opts) {
   const sessionModule = pyodide.pyimport("pyodide_host.session");
   const session = sessionModule.create_session(send);
   phase("session_created");
-  // Encoded by Python (a compile the page, which encodes in JavaScript, does not pay).
-  const encode = pyodide.runPython(
-    "from lifecycle import protocol\nlambda code: protocol.encode(protocol.ExecuteCells(cell_ids=['a'], codes=[code], order=['a']))",
-  );
-  session.handle_frame(encode(opts.code).toJs());
+  // Encoded by Python, called from here (no runPython: its parse and compile of a source
+  // string are work the page, which encodes in JavaScript, does not do).
+  const protocol = pyodide.pyimport("lifecycle.protocol");
+  const list = (item) => pyodide.toPy([item]);
+  const command = protocol.ExecuteCells.callKwargs({ cell_ids: list("a"), codes: list(opts.code), order: list("a") });
+  session.handle_frame(protocol.encode(command).toJs());
   await Promise.race([finished, new Promise((_, reject) => setTimeout(() => reject(new Error("the run timed out")), 120000))]);
   const firstRun = performance.now();
   phase("first_run");
-  process.stdout.write(
+  // A plain write: process.stdout would set up a stream first.
+  fs.writeSync(
+    1,
     JSON.stringify({ snapshot: Boolean(opts.snapshot) && fallback === null, fallback, restored_ms: restored, ready_ms: ready, first_run_ms: firstRun, phases, frames: outputs }) + "\n",
   );
   process.exit(0);

@@ -10,7 +10,9 @@ Each tab is a :class:`WebSocketTab`: :meth:`WebSocketTab.send` queues a frame wi
 blocking the session (a writer task drains the queue with the socket's back-pressure); a tab
 whose backlog of live frames exceeds ``max_tab_backlog_bytes`` is closed with code 1013 and
 resynchronises when it reconnects (the snapshot and replay a tab gets on connecting do not
-count, so resynchronising always succeeds).  Frames are read one at a time and handed to the session; text frames
+count, so resynchronising always succeeds).  A tab that asked for batches (``?batch=1``, as the
+page does) gets the frames waiting when its writer runs as one ``frames`` message
+(:mod:`subprocess_host.server.batching`).  Frames are read one at a time and handed to the session; text frames
 and errors while handling a frame are answered with ``kernel-error`` and the connection
 stays open.
 """
@@ -27,6 +29,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from lifecycle import protocol
 from lifecycle.notebook import NotebookFormatError
 from subprocess_host.server.auth import SESSION_COOKIE, cookie_header, parse_cookies
+from subprocess_host.server.batching import MAX_BATCH_BYTES, encode_batch, wants_batches
 from subprocess_host.server.registry import NotebookNotFound, SessionManager, is_valid_key, new_key
 from subprocess_host.server.session import RunSession, Session
 
@@ -41,12 +44,15 @@ class WebSocketTab:
         websocket: the accepted socket.
         name: for log lines.
         max_backlog: bytes of unsent frames after which the tab is closed (code 1013).
+        batch: send the frames waiting when the writer runs as one ``frames`` message
+            (:mod:`subprocess_host.server.batching`; only for clients that asked).
     """
 
-    def __init__(self, websocket: WebSocket, name: str, max_backlog: int) -> None:
+    def __init__(self, websocket: WebSocket, name: str, max_backlog: int, batch: bool = False) -> None:
         self.websocket = websocket
         self.name = name
         self.max_backlog = max_backlog
+        self.batch = batch
         self._queue: collections.deque[tuple[bytes, bool]] = collections.deque()
         self._backlog = 0
         self._live = False
@@ -85,6 +91,24 @@ class WebSocketTab:
         self._backlog = 0
         self._wake.set()
 
+    def _next_message(self) -> bytes:
+        """The next WebSocket message: the first queued frame, or (batching tab) every
+        frame queued now, up to :data:`MAX_BATCH_BYTES`, as one ``frames`` message."""
+        queue = self._queue
+        frame, counted = queue.popleft()
+        if counted:
+            self._backlog -= len(frame)
+        if not self.batch or not queue or len(frame) + len(queue[0][0]) > MAX_BATCH_BYTES:
+            return frame
+        frames, size = [frame], len(frame)
+        while queue and size + len(queue[0][0]) <= MAX_BATCH_BYTES:
+            frame, counted = queue.popleft()
+            if counted:
+                self._backlog -= len(frame)
+            frames.append(frame)
+            size += len(frame)
+        return encode_batch(frames)
+
     def discard(self) -> None:
         """The connection is gone: drop everything, send nothing more."""
         self._closed = True
@@ -98,10 +122,7 @@ class WebSocketTab:
         try:
             while True:
                 while self._queue:
-                    frame, counted = self._queue.popleft()
-                    if counted:
-                        self._backlog -= len(frame)
-                    await self.websocket.send_bytes(frame)
+                    await self.websocket.send_bytes(self._next_message())
                 if self._closed:
                     break
                 self._wake.clear()
@@ -144,6 +165,7 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         websocket,
         f"{client.host}:{client.port}#{next(_tab_numbers)}" if client else f"#{next(_tab_numbers)}",
         config.max_tab_backlog_bytes,
+        batch=wants_batches(websocket.query_params),
     )
     try:
         await websocket.accept(headers=headers)

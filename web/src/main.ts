@@ -27,6 +27,9 @@ export interface PageConfig {
   isolate?: boolean;
 }
 
+/** A view's class: the notebook editor (edit) or the app view (run). */
+type ViewClass = new (session: Session, container: HTMLElement, retry: () => void) => { destroy(): void };
+
 function readConfig(): PageConfig {
   const node = document.getElementById("amphi-config");
   if (!node?.textContent) return {};
@@ -65,17 +68,39 @@ async function start(): Promise<void> {
       return;
     }
   }
+  // Each view is its own chunk: the app view never loads the editor.  The page's
+  // configuration names the mode, so its chunk is fetched and evaluated while the transport
+  // connects (not after the host's snapshot has arrived: one round trip less before the cells).
+  const loaded = new Map<"edit" | "run", Promise<ViewClass>>();
+  const loadView = (mode: "edit" | "run"): Promise<ViewClass> => {
+    let promise = loaded.get(mode);
+    if (!promise) {
+      promise =
+        mode === "run"
+          ? import("./views/app").then((m) => m.AppView)
+          : import("./views/notebook").then((m) => m.NotebookView);
+      promise.catch(() => loaded.delete(mode)); // a failed load is tried again by the next mount
+      loaded.set(mode, promise);
+    }
+    return promise;
+  };
+  if (config.mode === "edit" || config.mode === "run") {
+    loadView(config.mode).catch(() => undefined);
+    // What both views import (their common pieces, the output rendering with markdown and its
+    // Python highlighter) is requested now too, beside the view's own chunk, not only once
+    // that chunk has been read (one round trip less).
+    import("./views/common").catch(() => undefined);
+    import("./views/outputs").catch(() => undefined);
+  }
   const transport = makeTransport(config);
   const session = new Session(transport);
   if (config.path) session.path = config.path;
   const retry = () => (transport as Partial<WebSocketTransport>).retryNow?.();
-  // Each view is its own chunk: the app view never loads the editor.
   let view: { destroy(): void } | null = null;
   let mounting = 0;
   const mount = async (mode: "edit" | "run") => {
     const ticket = ++mounting;
-    const View =
-      mode === "run" ? (await import("./views/app")).AppView : (await import("./views/notebook")).NotebookView;
+    const View = await loadView(mode);
     if (ticket !== mounting) return;
     view?.destroy();
     root.classList.toggle("mode-edit", mode === "edit");

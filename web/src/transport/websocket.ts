@@ -3,7 +3,10 @@
 // session's replayed state again; the `open` status carries `resumed: true` so the session
 // knows to resynchronise.  An app server names the reader's session in a `resume-session`
 // host message; reconnections then ask for it (`?resume=<id>`), so a reader whose server
-// instance went away gets the same session back through any other instance.
+// instance went away gets the same session back through any other instance.  The page asks for
+// batched messages (`?batch=1`): the server may then send several waiting frames as one
+// `{"type": "frames", "frames": [<bin>...]}` message, whose items are ordinary frames, in
+// order (subprocess_host/server/batching.py); they are delivered one by one as if sent alone.
 import {
   decodeFrame,
   encodeFrame,
@@ -88,12 +91,17 @@ export class WebSocketTransport implements Transport {
       if (!(event.data instanceof ArrayBuffer)) return; // the protocol is binary only
       const message = decodeFrame(event.data);
       if (!message) return;
-      const resume = message as { type?: unknown; id?: unknown };
-      if (resume.type === "resume-session" && typeof resume.id === "string") {
-        this.resumeId = resume.id;
+      const batch = message as { type?: unknown; frames?: unknown };
+      if (batch.type === "frames" && Array.isArray(batch.frames)) {
+        for (const frame of batch.frames) {
+          if (!(frame instanceof Uint8Array)) continue;
+          const one = decodeFrame(frame);
+          // A batch never nests: a `frames` item inside one is not delivered.
+          if (one && one.type !== "frames") this.deliver(one);
+        }
         return;
       }
-      this.messages.emit(message);
+      this.deliver(message);
     };
     socket.onclose = (event: CloseEvent) => {
       if (this.socket !== socket) return;
@@ -110,11 +118,21 @@ export class WebSocketTransport implements Transport {
     };
   }
 
-  /** The socket URL, with `resume=<session id>` once the host has named the session. */
+  /** One incoming message (a frame sent alone or an item of a `frames` batch). */
+  private deliver(message: Incoming): void {
+    const resume = message as { type?: unknown; id?: unknown };
+    if (resume.type === "resume-session" && typeof resume.id === "string") {
+      this.resumeId = resume.id;
+      return;
+    }
+    this.messages.emit(message);
+  }
+
+  /** The socket URL: `batch=1`, and `resume=<session id>` once the host has named the session. */
   private socketUrl(): string {
-    if (!this.resumeId) return this.options.url;
     const url = new URL(this.options.url);
-    url.searchParams.set("resume", this.resumeId);
+    url.searchParams.set("batch", "1");
+    if (this.resumeId) url.searchParams.set("resume", this.resumeId);
     return url.toString();
   }
 

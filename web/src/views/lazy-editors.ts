@@ -4,15 +4,24 @@
 // which forces a layout of the whole page: in a 1,000-cell notebook, creating every editor
 // up front costs O(cells²) and took ~17 s before the first paint.  So in a notebook with more
 // than EAGER_LIMIT cells a code cell first shows its source as plain text (same font, size and
-// line height as the editor) and gets its editor when it comes within ~1.5 screens of the
-// viewport (IntersectionObserver), or at once when the user clicks it, focuses it, or a
-// command needs the editor (run-and-advance, reveal a line).  Small notebooks create every
+// line height as the editor) and gets its editor when it comes near the viewport (below),
+// or at once when the user clicks it, focuses it, or a command needs the editor
+// (run-and-advance, reveal a line).  Small notebooks create every
 // editor at once, as before.
 //
-// Cells that come near are not built in the observer's callback: they are queued and built
-// after the next frame, a few milliseconds' worth per task (SLICE_MS), so the first paint of
-// a big notebook shows every cell shell before any editor is made, and scrolling or typing
-// never waits behind a screenful of editor creations.
+// Which cells are near: the list's cells have `content-visibility: auto` (styles.css), so the
+// browser already tracks which of them it renders; the scheduler follows that through the
+// `contentvisibilityautostatechange` event instead of a second IntersectionObserver over
+// every cell (an observer with ~1,000 targets recomputes every one of them in each frame
+// while outputs stream: measured 5-20 ms a frame here).  Without that event (older
+// browsers) an IntersectionObserver with a 1200px margin does the same job.
+//
+// Cells that come near are not built at once: they are queued and built after the next
+// frame, in idle time (requestIdleCallback, else timer tasks) at most SLICE_MS of them per
+// task, and not while the user types (QUIET_MS after the last key): the first paint of a
+// big notebook shows every cell shell before any editor is made, and neither scrolling nor
+// typing waits behind editor creations.  The stand-in looks like the editor, so a later
+// editor changes nothing on screen.
 
 /** Notebooks with at most this many cells create every editor at once. */
 export const EAGER_LIMIT = 60;
@@ -20,30 +29,87 @@ export const EAGER_LIMIT = 60;
 /** Milliseconds of queued editor creation per task. */
 export const SLICE_MS = 6;
 
+/** Milliseconds after the last key press before queued editors are built again. */
+export const QUIET_MS = 300;
+
+const CV_EVENT = "contentvisibilityautostatechange";
+
+type IdleWindow = {
+  requestIdleCallback?: (callback: (deadline: { timeRemaining(): number }) => void, options?: { timeout: number }) => number;
+};
+
 /** Calls a cell's `create` once the cell comes near the viewport (paced: see above). */
 export class EditorScheduler {
-  private readonly observer: IntersectionObserver | null;
+  private observer: IntersectionObserver | null = null;
   private readonly pending = new Map<Element, () => void>();
   /** Near the viewport, waiting for their turn (in the order they came near). */
   private readonly ready = new Map<Element, () => void>();
   private pumping = false;
   private disposed = false;
+  /** The list whose `content-visibility: auto` children are watched through CV_EVENT. */
+  private list: HTMLElement | null = null;
+  private lastKey = -Infinity;
+  private readonly onKey = (): void => {
+    this.lastKey = performance.now();
+  };
+  private readonly onVisibility = (event: Event): void => {
+    const target = event.target as Element;
+    if ((event as Event & { skipped?: boolean }).skipped) {
+      // Left the rendered range before its turn: wait for it to come back.
+      const create = this.ready.get(target);
+      if (create) {
+        this.ready.delete(target);
+        this.pending.set(target, create);
+      }
+      return;
+    }
+    const create = this.pending.get(target);
+    if (!create) return;
+    this.pending.delete(target);
+    this.ready.set(target, create);
+    this.schedule();
+  };
 
-  constructor(rootMargin = "1200px 0px") {
-    this.observer =
-      typeof IntersectionObserver === "function"
-        ? new IntersectionObserver((entries) => this.seen(entries), { rootMargin })
-        : null;
+  constructor(private readonly rootMargin = "1200px 0px") {
+    document.addEventListener("keydown", this.onKey, { capture: true, passive: true });
   }
 
-  /** Run `create` when `target` is near the viewport (at once without IntersectionObserver). */
+  /**
+   * Watch the direct children of `list` (which must have `content-visibility: auto`) through
+   * the browser's skipping instead of an IntersectionObserver, where the browser has the
+   * event.  Call before watching them.  Returns whether the event is used.
+   */
+  followContentVisibility(list: HTMLElement): boolean {
+    if (this.list) return true;
+    if (!("ContentVisibilityAutoStateChangeEvent" in globalThis)) return false;
+    this.list = list;
+    // The event does not bubble: a capturing listener on the list sees it on every cell.
+    list.addEventListener(CV_EVENT, this.onVisibility, true);
+    return true;
+  }
+
+  /** Run `create` when `target` is near the viewport (at once without a way to tell). */
   watch(target: Element, create: () => void): void {
+    if (this.list) {
+      this.pending.set(target, create);
+      return;
+    }
+    if (!this.observer && typeof IntersectionObserver === "function") {
+      this.observer = new IntersectionObserver((entries) => this.seen(entries), { rootMargin: this.rootMargin });
+    }
     if (!this.observer) {
       create();
       return;
     }
     this.pending.set(target, create);
     this.observer.observe(target);
+  }
+
+  /** Run `create` soon: after the next frame, paced like the cells that come near. */
+  soon(target: Element, create: () => void): void {
+    if (this.pending.delete(target)) this.observer?.unobserve(target);
+    this.ready.set(target, create);
+    this.schedule();
   }
 
   /** Stop watching `target` (its editor was made another way, or the cell is gone). */
@@ -60,16 +126,37 @@ export class EditorScheduler {
       this.forget(entry.target);
       this.ready.set(entry.target, create);
     }
-    if (this.ready.size && !this.pumping) {
-      this.pumping = true;
-      // After the next frame: what is on screen is painted before editors are built.
-      requestAnimationFrame(() => setTimeout(() => this.pump(), 0));
-    }
+    this.schedule();
   }
 
-  private pump(): void {
+  private schedule(): void {
+    if (!this.ready.size || this.pumping || this.disposed) return;
+    this.pumping = true;
+    // After the next frame: what is on screen is painted before editors are built.
+    requestAnimationFrame(() => this.later(0));
+  }
+
+  /** Run pump() after `delay` ms, in idle time where the browser has it. */
+  private later(delay: number): void {
+    const idle = (window as IdleWindow).requestIdleCallback;
+    const run = () => {
+      if (idle) idle((deadline) => this.pump(deadline.timeRemaining()), { timeout: 1000 });
+      else this.pump(SLICE_MS);
+    };
+    if (delay > 0) setTimeout(run, delay);
+    else if (idle) run();
+    else setTimeout(run, 0);
+  }
+
+  private pump(budget: number): void {
     if (this.disposed) return;
+    const quiet = performance.now() - this.lastKey;
+    if (quiet < QUIET_MS) {
+      this.later(QUIET_MS - quiet);
+      return;
+    }
     const start = performance.now();
+    const slice = Math.max(1, Math.min(SLICE_MS, budget));
     for (const [target, create] of this.ready) {
       this.ready.delete(target);
       try {
@@ -77,15 +164,17 @@ export class EditorScheduler {
       } catch (error) {
         console.error("making a cell's editor failed", error);
       }
-      if (performance.now() - start >= SLICE_MS) break;
+      if (performance.now() - start >= slice) break;
     }
-    if (this.ready.size) setTimeout(() => this.pump(), 0);
+    if (this.ready.size) this.later(0);
     else this.pumping = false;
   }
 
   dispose(): void {
     this.disposed = true;
     this.observer?.disconnect();
+    this.list?.removeEventListener(CV_EVENT, this.onVisibility, true);
+    document.removeEventListener("keydown", this.onKey, true);
     this.pending.clear();
     this.ready.clear();
   }

@@ -1,6 +1,5 @@
 // Edit mode: the notebook editor.
 import type { EditorView } from "@codemirror/view";
-import { createEditor, revealLine, setEditorText } from "../editor";
 import { renderMarkdown } from "../render/markdown";
 import type { RenderContext } from "../render/output";
 import type { CellState, Session } from "../session";
@@ -17,8 +16,28 @@ import {
   renderContext,
   toasts,
 } from "./common";
+import { editorModule, loadEditor } from "./editor-module";
 import { EAGER_LIMIT, EditorScheduler, staticCode } from "./lazy-editors";
 import { OutputArea } from "./outputs";
+
+// CodeMirror is fetched while the cells are built and painted (editor-module.ts).
+loadEditor().catch((error: unknown) => console.error("loading the code editor failed", error));
+
+let shellTemplate: HTMLElement | null = null;
+
+/** A new cell's elements: section (header: status, name, tools), editor host, rendered
+ * markdown, input prompt host (the output area goes before the prompt host). */
+function cellShell(): HTMLElement {
+  shellTemplate ??= el(
+    "section",
+    { class: "cell", role: "group", tabindex: -1 },
+    el("div", { class: "cell-header" }, el("span", { class: "cell-status" }), el("span", { class: "cell-name" }), el("div", { class: "cell-tools" })),
+    el("div", { class: "cell-editor" }),
+    el("div", { class: "cell-markdown", role: "document" }),
+    el("div", { class: "input-prompt-host" }),
+  );
+  return shellTemplate.cloneNode(true) as HTMLElement;
+}
 
 class CellView {
   readonly el: HTMLElement;
@@ -37,6 +56,7 @@ class CellView {
   private deferred: (() => void) | null = null;
   private readonly tools: HTMLElement;
   private editing = false;
+  private destroyed = false;
   private kind: CellState["kind"];
 
   constructor(
@@ -45,25 +65,22 @@ class CellView {
     ctx: RenderContext,
   ) {
     this.kind = cell.kind;
-    this.el = el("section", {
-      class: "cell",
-      id: `cell-${cell.id}`,
-      role: "group",
-      tabindex: -1,
-      "data-cell-id": cell.id,
-    });
-    this.statusChip = el("span", { class: "cell-status" });
-    this.nameLabel = el("span", { class: "cell-name" });
-    this.tools = el("div", { class: "cell-tools" });
+    // A clone of one shell built once (a big notebook makes ~1,000 of them before its first paint).
+    this.el = cellShell();
+    this.el.id = `cell-${cell.id}`;
+    this.el.dataset.cellId = cell.id;
+    const header = this.el.firstElementChild as HTMLElement;
+    this.statusChip = header.children[0] as HTMLElement;
+    this.nameLabel = header.children[1] as HTMLElement;
+    this.tools = header.children[2] as HTMLElement;
+    this.editorHost = header.nextElementSibling as HTMLElement;
+    this.rendered = this.editorHost.nextElementSibling as HTMLElement;
+    this.promptHost = this.rendered.nextElementSibling as HTMLElement;
     if (this.view.lazyEditors) this.view.editors.watch(this.el, () => this.comeNear());
     else this.comeNear();
-    const header = el("div", { class: "cell-header" }, this.statusChip, this.nameLabel, this.tools);
-    this.editorHost = el("div", { class: "cell-editor" });
-    this.rendered = el("div", { class: "cell-markdown", role: "document" });
     this.rendered.addEventListener("dblclick", () => this.startEditing());
     this.outputs = new OutputArea(ctx, { console: true });
-    this.promptHost = el("div", { class: "input-prompt-host" });
-    this.el.append(header, this.editorHost, this.rendered, this.outputs.el, this.promptHost);
+    this.el.insertBefore(this.outputs.el, this.promptHost);
     this.el.addEventListener("focusin", () => this.view.setActive(this.cell.id, false));
     this.el.addEventListener("keydown", (event) => this.view.commandKey(event, this.cell.id));
     this.build();
@@ -114,28 +131,52 @@ class CellView {
       }
     } else if (!this.near) {
       this.showStatic();
-      this.deferred = () => this.makeEditor();
+      this.deferred = () => this.upgrade();
     } else {
-      this.makeEditor();
+      // The code as text first, its editor after the next frame (or once CodeMirror is
+      // loaded): the cells are painted before any editor is made.
+      this.showStatic();
+      this.view.editors.soon(this.el, () => this.upgrade());
     }
+  }
+
+  /** Replace the plain-text stand-in by the editor, if the stand-in is still shown. */
+  private upgrade(): void {
+    if (this.staticView && !this.destroyed) this.withEditor(() => undefined);
+  }
+
+  /** Make the editor (loading CodeMirror first if need be), then call `then` with it. */
+  private withEditor(then: (editor: EditorView) => void): void {
+    if (this.destroyed) return;
+    if (!editorModule()) {
+      loadEditor().then(
+        () => this.withEditor(then),
+        (error: unknown) => console.error("loading the code editor failed", error),
+      );
+      return;
+    }
+    this.makeEditor();
+    if (this.editor) then(this.editor);
   }
 
   private showStatic(): void {
     this.rendered.hidden = true;
     this.editorHost.hidden = false;
     const placeholder = this.cell.kind === "code" ? "Python code — Shift-Enter runs" : "Markdown — Shift-Enter renders";
-    this.staticView = staticCode(this.cell.source, placeholder, (x, y) => {
-      this.makeEditor();
-      const editor = this.editor;
-      if (!editor) return;
-      const pos = x >= 0 ? editor.posAtCoords({ x, y }) : null;
-      if (pos !== null) editor.dispatch({ selection: { anchor: pos } });
-      editor.focus();
-    });
+    this.staticView = staticCode(this.cell.source, placeholder, (x, y) =>
+      this.withEditor((editor) => {
+        const pos = x >= 0 ? editor.posAtCoords({ x, y }) : null;
+        if (pos !== null) editor.dispatch({ selection: { anchor: pos } });
+        editor.focus();
+      }),
+    );
     this.editorHost.replaceChildren(this.staticView);
   }
 
+  /** Make the editor now (the editor module must be loaded: see withEditor). */
   private makeEditor(): void {
+    const cm = editorModule();
+    if (!cm) return;
     this.rendered.hidden = true;
     this.editorHost.hidden = false;
     if (this.editor) return;
@@ -145,7 +186,7 @@ class CellView {
       this.editorHost.replaceChildren();
     }
     const cellId = this.cell.id;
-    this.editor = createEditor({
+    this.editor = cm.createEditor({
       parent: this.editorHost,
       doc: this.cell.source,
       language: this.cell.kind === "code" ? "python" : "markdown",
@@ -178,8 +219,7 @@ class CellView {
 
   startEditing(): void {
     if (this.view.session.mode !== "edit") return;
-    this.makeEditor();
-    this.editor?.focus();
+    this.withEditor((editor) => editor.focus());
   }
 
   /** Markdown: render and leave the editor. */
@@ -204,14 +244,13 @@ class CellView {
   }
 
   sourceChanged(): void {
-    if (this.editor) setEditorText(this.editor, this.cell.source);
+    if (this.editor) editorModule()?.setEditorText(this.editor, this.cell.source);
     else if (this.staticView) this.showStatic();
     else if (this.cell.kind === "markdown") this.showRendered();
   }
 
   reveal(line: number): void {
-    this.makeEditor();
-    if (this.editor) revealLine(this.editor, line);
+    this.withEditor((editor) => editorModule()?.revealLine(editor, line));
   }
 
   updateName(index: number): void {
@@ -250,10 +289,13 @@ class CellView {
       text = "not run";
     }
     const edited = c.kind === "code" && c.ranSource !== undefined && c.source !== c.ranSource && state !== "running";
-    this.el.dataset.status = state;
+    // Written only when they change: this runs on every key typed into the cell.
+    if (this.el.dataset.status !== state) this.el.dataset.status = state;
     this.el.classList.toggle("edited", edited);
-    this.statusChip.textContent = edited ? `${text} · edited` : text;
-    this.statusChip.title = edited ? "The code changed since it last ran" : text;
+    const chip = edited ? `${text} · edited` : text;
+    if (this.statusChip.textContent !== chip) this.statusChip.textContent = chip;
+    const title = edited ? "The code changed since it last ran" : text;
+    if (this.statusChip.title !== title) this.statusChip.title = title;
     if (c.status !== "running" && c.status !== "queued") this.outputs.settle();
   }
 
@@ -291,6 +333,7 @@ class CellView {
   }
 
   destroy(): void {
+    this.destroyed = true;
     this.view.editors.forget(this.el);
     this.editor?.destroy();
     this.outputs.dispose();
@@ -423,6 +466,7 @@ export class NotebookView {
     if (cells.length > EAGER_LIMIT && !this.lazyEditors) {
       this.lazyEditors = true;
       this.list.classList.add("big");
+      this.editors.followContentVisibility(this.list);
     }
     const keep = new Set(cells.map((c) => c.id));
     for (const [id, view] of this.views) {
@@ -481,16 +525,21 @@ export class NotebookView {
 
   // ----------------------------------------------------------- cell actions
   setActive(id: string | null, focus: boolean): void {
-    this.activeId = id;
-    for (const [cellId, view] of this.views) {
-      const active = cellId === id;
-      view.el.classList.toggle("active", active);
-      view.el.tabIndex = active ? 0 : -1;
+    // Only the cells whose state changes are touched (a big notebook has ~1,000 views).
+    const previous = this.activeId === id ? undefined : this.activeId && this.views.get(this.activeId);
+    if (previous) {
+      previous.el.classList.remove("active");
+      previous.el.tabIndex = -1;
     }
-    if (focus && id) {
-      const view = this.views.get(id);
-      view?.el.focus();
-      view?.el.scrollIntoView({ block: "nearest" });
+    this.activeId = id;
+    const view = id === null ? undefined : this.views.get(id);
+    if (view) {
+      view.el.classList.add("active");
+      view.el.tabIndex = 0;
+    }
+    if (focus && view) {
+      view.el.focus();
+      view.el.scrollIntoView({ block: "nearest" });
     }
   }
 

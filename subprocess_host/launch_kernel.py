@@ -120,6 +120,9 @@ class _KernelProcess:
         self.control: queue.Queue[Any] = queue.Queue()
         self.ui: queue.Queue[Any] = queue.Queue()
         self.acked = threading.Event()
+        self.orphaned = False
+        """The host is gone (parent died): shut down without waiting for its ack."""
+        self.parent_pid = os.getppid()
         self.stopping = threading.Event()
         self.kernel: Any = None
         self.runtime: KernelRuntime | None = None
@@ -178,12 +181,19 @@ class _KernelProcess:
             raise KeyboardInterrupt
 
     def _on_sigterm(self, signum: int, frame: Any) -> None:
+        if os.getppid() != self.parent_pid:  # PR_SET_PDEATHSIG: the host is gone
+            self.orphaned = True
         self.request_stop()
         if self.kernel is not None and self.kernel.running_cell is not None:
             raise KeyboardInterrupt
 
     def request_stop(self) -> None:
         self.control.put(protocol.Stop())
+
+    def _parent_gone(self) -> None:
+        """The host died: stop without waiting for an acknowledgement nobody will send."""
+        self.orphaned = True
+        self.request_stop()
 
     # ---------------------------------------------------------------------- run
     def _on_ready(self, kernel: Any, runtime: KernelRuntime) -> None:
@@ -224,7 +234,8 @@ class _KernelProcess:
 
         signal.signal(signal.SIGINT, self._on_sigint)
         signal.signal(signal.SIGTERM, self._on_sigterm)
-        _watch_parent(self.args.parent_pid or os.getppid(), self.request_stop)
+        self.parent_pid = self.args.parent_pid or os.getppid()
+        _watch_parent(self.parent_pid, self._parent_gone)
         try:
             # The control loop never suspends with the threaded reader: no event loop needed
             # (cells using top-level await get one from the kernel).
@@ -239,7 +250,8 @@ class _KernelProcess:
         self.stopping.set()
         try:
             self.emit(protocol.KernelStopped())
-            self.acked.wait(ACK_TIMEOUT)
+            if not self.orphaned:
+                self.acked.wait(ACK_TIMEOUT)
         finally:
             with self.send_lock:
                 self.wake_send.send(b"")
@@ -247,7 +259,7 @@ class _KernelProcess:
                 self.reader.join(ACK_TIMEOUT)
             for sock in (*self.in_sockets, self.wake_recv, self.wake_send):
                 sock.close(0)
-            self.stream.close(0 if self.acked.is_set() else int(ACK_TIMEOUT * 1000))
+            self.stream.close(0 if self.acked.is_set() or self.orphaned else int(ACK_TIMEOUT * 1000))
             self.ctx.term()
 
 

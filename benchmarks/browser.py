@@ -4,13 +4,12 @@ An exported notebook (``amphi export html-wasm``, run mode, one cell ``41 + 1``)
 page are served by the same static server (``http.server`` in a thread, COOP/COEP headers) and
 opened in Debian's Chromium (Python playwright, the flags of ``tests/e2e/conftest.py``):
 
-* cold: the first navigation of a fresh browser profile (empty HTTP cache and code caches, no
-  service worker);
-* warm: a second navigation with the same profile, as a returning visitor's browser: its HTTP
-  disk cache (revalidated by ``If-Modified-Since``), V8's code caches and the service worker
-  in place.  A profile on disk (``launch_persistent_context``), because an off-the-record
-  context keeps its HTTP cache in memory and does not keep entries as large as the runtime's
-  wasm or the snapshot.
+* cold: a fresh browser context per navigation (empty HTTP cache, no service worker);
+* warm: a second navigation in the same context (HTTP cache and service worker in place).
+  Playwright's contexts are off the record: their in-memory HTTP cache does not keep entries
+  as large as the runtime's wasm or the snapshot, so those are fetched again (from this
+  machine).  A profile on disk (``launch_persistent_context``) was tried: it made cold
+  navigations slower (a new profile's disk cache is written) and warm ones no faster.
 
 Figure: navigation start -> the cell's output is in the page (``performance.now()`` in the
 page when a ``MutationObserver`` sees it).  Floor: navigation start -> a bare page's module
@@ -107,18 +106,16 @@ def _navigate(page: object, url: str, expression: str) -> float:
     return float(page.evaluate(expression)) / 1e3  # type: ignore[attr-defined]
 
 
-def cold_and_warm(playwright: object, url: str, expression: str) -> tuple[float, float]:
+def cold_and_warm(browser: object, url: str, expression: str) -> tuple[float, float]:
     """(cold, warm) navigation -> ``expression`` set, in seconds, for ``url`` in a fresh
-    browser profile (see the module docstring); the profile is deleted afterwards."""
-    with tempfile.TemporaryDirectory(prefix="amphi-bench-profile-") as profile:
-        context = playwright.chromium.launch_persistent_context(  # type: ignore[attr-defined]
-            profile, executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS, headless=True)
-        try:
-            context.add_init_script(FIRST_OUTPUT)
-            page = context.new_page()
-            return _navigate(page, url, expression), _navigate(page, url, expression)
-        finally:
-            context.close()
+    browser context of ``browser`` (see the module docstring); the context is closed after."""
+    context = browser.new_context()  # type: ignore[attr-defined]
+    try:
+        context.add_init_script(FIRST_OUTPUT)
+        page = context.new_page()
+        return _navigate(page, url, expression), _navigate(page, url, expression)
+    finally:
+        context.close()
 
 
 def measure() -> list[Figure] | str:
@@ -148,14 +145,18 @@ def measure() -> list[Figure] | str:
         floor_warm: list[float] = []
         try:
             with sync_playwright() as playwright:
-                for _ in range(RUNS):
-                    for url, expression, first, second in (
-                        (base + "floor.html", "window.__ready", floor_cold, floor_warm),
-                        (base, "window.__firstOutput", cold, warm),
-                    ):
-                        one, two = cold_and_warm(playwright, url, expression)
-                        first.append(one)
-                        second.append(two)
+                browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
+                try:
+                    for _ in range(RUNS):
+                        for url, expression, first, second in (
+                            (base + "floor.html", "window.__ready", floor_cold, floor_warm),
+                            (base, "window.__firstOutput", cold, warm),
+                        ):
+                            one, two = cold_and_warm(browser, url, expression)
+                            first.append(one)
+                            second.append(two)
+                finally:
+                    browser.close()
         finally:
             httpd.shutdown()
             httpd.server_close()

@@ -8,9 +8,8 @@ interleaved run:
   and the peer, the same kernel booted normally (``snapshot.mjs boot`` without a snapshot).
   Each is spawn -> the line reporting it, wall clock.  Target <= 0.5 s.
 * Chromium navigation -> the cell's output in the page (``performance.now()`` when a
-  ``MutationObserver`` sees it), cold (fresh browser profile) and warm (second navigation with
-  that profile: HTTP disk cache, code caches and service worker in place, see
-  :mod:`benchmarks.browser`); beside it a bare Pyodide page (worker ``loadPyodide`` +
+  ``MutationObserver`` sees it), cold (fresh context) and warm (second navigation, HTTP cache
+  and service worker in place; see :mod:`benchmarks.browser`); beside it a bare Pyodide page (worker ``loadPyodide`` +
   msgspec, :mod:`benchmarks.browser`) and the same notebook with ``memorySnapshot: false``.
   Targets: cold <= 1.2 s, warm <= 0.8 s.
 * The snapshot's compressed size.  Target <= 8 MB.
@@ -33,7 +32,14 @@ import threading
 import time
 from pathlib import Path
 
-from benchmarks.browser import FLOOR_HTML, FLOOR_WORKER, TIMEOUT_MS, _Handler, cold_and_warm
+from benchmarks.browser import (
+    CHROMIUM_ARGS,
+    FLOOR_HTML,
+    FLOOR_WORKER,
+    TIMEOUT_MS,
+    _Handler,
+    cold_and_warm,
+)
 from benchmarks.report import Figure, print_figures
 from pyodide_host.build.node_harness import NodeHarness, node_executable
 from pyodide_host.build.snapshot import SIDECAR, SNAPSHOT_FILE, SNAPSHOT_SCRIPT
@@ -129,12 +135,16 @@ def _chromium(site: Path) -> dict[str, list[float]]:
     pages = (("floor", base + "floor.html", "window.__ready"), ("", base, "window.__firstOutput"), ("nosnap", base + "nosnap.html", "window.__firstOutput"))
     try:
         with sync_playwright() as playwright:
-            for _ in range(RUNS):
-                for prefix, url, expression in pages:
-                    key = f"{prefix} " if prefix else ""
-                    cold, warm = cold_and_warm(playwright, url, expression)
-                    samples[f"{key}cold"].append(cold)
-                    samples[f"{key}warm"].append(warm)
+            browser = playwright.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS, headless=True)
+            try:
+                for _ in range(RUNS):
+                    for prefix, url, expression in pages:
+                        key = f"{prefix} " if prefix else ""
+                        cold, warm = cold_and_warm(browser, url, expression)
+                        samples[f"{key}cold"].append(cold)
+                        samples[f"{key}warm"].append(warm)
+            finally:
+                browser.close()
     finally:
         httpd.shutdown()
         httpd.server_close()

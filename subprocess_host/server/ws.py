@@ -95,19 +95,15 @@ class WebSocketTab:
         """The next WebSocket message: the first queued frame, or (batching tab) every
         frame queued now, up to :data:`MAX_BATCH_BYTES`, as one ``frames`` message."""
         queue = self._queue
-        frame, counted = queue.popleft()
-        if counted:
-            self._backlog -= len(frame)
-        if not self.batch or not queue or len(frame) + len(queue[0][0]) > MAX_BATCH_BYTES:
-            return frame
-        frames, size = [frame], len(frame)
-        while queue and size + len(queue[0][0]) <= MAX_BATCH_BYTES:
+        frames: list[bytes] = []
+        size = 0
+        while queue and (not frames or (self.batch and size + len(queue[0][0]) <= MAX_BATCH_BYTES)):
             frame, counted = queue.popleft()
             if counted:
                 self._backlog -= len(frame)
             frames.append(frame)
             size += len(frame)
-        return encode_batch(frames)
+        return frames[0] if len(frames) == 1 else encode_batch(frames)
 
     def discard(self) -> None:
         """The connection is gone: drop everything, send nothing more."""

@@ -158,6 +158,10 @@ class ThreadKernel:
             raise RuntimeError("the kernel is not running")
         self.runtime.router.submit(command)
 
+    takes_decoded = True
+    """The server may hand :meth:`send` the command it already decoded from a frame instead of
+    the frame (:meth:`send_frame` would decode it a second time, in this same process)."""
+
     async def send_frame(self, frame: bytes) -> None:
         """Route an encoded command frame (undecodable frames are reported by the kernel)."""
         if self.runtime is None or self.runtime.router is None or self._finished.is_set():

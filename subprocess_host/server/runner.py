@@ -22,6 +22,7 @@ import uvicorn
 from subprocess_host.server.app import create_app
 from subprocess_host.server.config import ServerConfig
 from subprocess_host.server.registry import SessionManager
+from subprocess_host.server.ws_protocol import LazyPauseProtocol
 
 log = logging.getLogger("amphikernel.server")
 
@@ -97,7 +98,7 @@ class ServerRunner:
                 log_config=None,
                 access_log=False,
                 server_header=False,
-                ws="websockets-sansio",
+                ws=LazyPauseProtocol,  # uvicorn's websockets-sansio, pausing reads only when needed
                 ws_max_size=WS_MAX_FRAME_BYTES,
                 ws_per_message_deflate=False,
                 timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,

@@ -184,7 +184,8 @@ class Session:
     # ------------------------------------------------------------ tab frames
     async def handle_frame(self, tab: Tab, frame: bytes) -> None:
         """Act on one frame from ``tab``: refuse it (``kernel-error`` to that tab only),
-        handle a host request, or forward the raw frame to the kernel."""
+        handle a host request, or forward the raw frame to the kernel (a kernel thread,
+        ``takes_decoded``, gets the command the check decoded: no second decode)."""
         decision = classify(self.mode, frame)
         if isinstance(decision, Refuse):
             # Counted per tab; logged and answered at a limited rate (protocol.BadFrames).
@@ -212,7 +213,10 @@ class Session:
             tab.send(self._not_running(command_type))
             return
         try:
-            await kernel.send_frame(frame)
+            if getattr(kernel, "takes_decoded", False):  # a kernel thread: no second decode
+                await kernel.send(decision.command)
+            else:
+                await kernel.send_frame(frame)
         except RuntimeError as exc:
             log.info("%s session %s: %s not delivered: %s", self.mode, self.id, command_type, exc)
             tab.send(self._not_running(command_type))

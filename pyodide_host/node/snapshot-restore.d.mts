@@ -77,3 +77,5 @@ export declare function loadDylibs(module: EmscriptenModule, container: Containe
 export declare function writeFiles(FS: EmscriptenModule["FS"], container: Container): void;
 export declare const AFTER_RESTORE: string;
 export declare function finishRestore(pyodide: RestoredPyodide, module: EmscriptenModule, container: Container): void;
+/** Share compiled tiny modules (Emscripten's per-signature function wrappers) until the returned function is called. */
+export declare function shareSmallModules(limit?: number): () => void;

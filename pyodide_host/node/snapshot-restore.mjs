@@ -136,6 +136,33 @@ export function writeFiles(FS, container) {
   }
 }
 
+/**
+ * Until the returned function is called, `new WebAssembly.Module(bytes)` of a few dozen bytes
+ * compiles each distinct byte string once.  Emscripten's `convertJsFunctionToWasm` wraps every
+ * JavaScript function it puts in the function table in a module of its own whose bytes depend
+ * only on the signature: the runtime's start-up compiles ~260 of them for ~30 signatures.  A
+ * compiled module is immutable and instantiated afresh each time, so sharing it changes nothing
+ * else.  Call the returned function to put the constructor back.
+ */
+export function shareSmallModules(limit = 128) {
+  const Module = WebAssembly.Module;
+  const compiled = new Map();
+  function SharedModule(bytes, ...rest) {
+    if (!new.target) return Reflect.apply(Module, this, [bytes, ...rest]); // throws as the original does
+    if (!(bytes instanceof Uint8Array) || bytes.length > limit || rest.length) return new Module(bytes, ...rest);
+    const key = String.fromCharCode.apply(null, bytes);
+    let module = compiled.get(key);
+    if (module === undefined) compiled.set(key, (module = new Module(bytes)));
+    return module;
+  }
+  SharedModule.prototype = Module.prototype;
+  for (const name of ["customSections", "imports", "exports"]) SharedModule[name] = Module[name];
+  WebAssembly.Module = SharedModule;
+  return () => {
+    if (WebAssembly.Module === SharedModule) WebAssembly.Module = Module;
+  };
+}
+
 /** Run after every restore: the snapshot's values would be the same in every page. */
 export const AFTER_RESTORE = `
 import gc, importlib, sys

@@ -12,13 +12,16 @@
 //   node snapshot.mjs boot --dist DIR [--snapshot FILE] [--code SRC]
 //       Restore FILE (raw or gzip) the way the page's worker does, or boot normally without
 //       --snapshot; create a kernel session, run SRC in one cell and print one JSON line with
-//       milliseconds since this process started (`restored_ms`, `ready_ms`, `first_run_ms`).
+//       milliseconds since this process started (`restored_ms`, `ready_ms`, `first_run_ms`,
+//       `phases`) and `cached` (the container came decompressed from the cache: see
+//       ./snapshot-container.mjs; a boot that decompressed writes it there after printing).
 //
 // Container (little-endian; read by ./snapshot-restore.mjs, which the page's worker shares):
 // "AMPHISNP", u32 version (1), u32 header length, the header
 // (UTF-8 JSON), zero padding to a multiple of 16, then the sections the header lists
 // (`sections: [{kind: "memory" | "dylib" | "file", path, offset, length}]`, offsets from the
-// start of the payload, each 16-aligned).  `memory` is `pyodide.makeMemorySnapshot()`; each
+// start of the payload, each 16-aligned; written in the order dylibs, memory, files, read in
+// any order).  `memory` is `pyodide.makeMemorySnapshot()`; each
 // `dylib` a shared library loaded before the snapshot (re-instantiated at its old memory and
 // table base before the memory is restored); each `file` one file of site-packages (the FS
 // lives in JavaScript, not in the snapshot).  The header also carries `pyodide` (version),
@@ -34,9 +37,9 @@
 
 import fs from "node:fs";
 import path from "node:path";
-import { createGunzip } from "node:zlib";
 import { pathToFileURL } from "node:url";
-import { AFTER_RESTORE, MAGIC, SNAPSHOT_FORMAT as FORMAT, loadDylibs, parseHeader, writeFiles } from "./snapshot-restore.mjs";
+import { openContainer, readWhole } from "./snapshot-container.mjs";
+import { AFTER_RESTORE, MAGIC, SNAPSHOT_FORMAT as FORMAT, loadDylibs, shareSmallModules, writeFiles } from "./snapshot-restore.mjs";
 
 const SITE = "/lib/python3.14/site-packages";
 
@@ -71,9 +74,10 @@ const quiet = { messageCallback: () => {}, errorCallback: err };
 // for: `boot` asks before it imports the runtime's JavaScript and while the snapshot is being
 // decompressed, so neither waits for the other.
 function compileRuntimeWasm(dist) {
-  const compiled = fs.promises
-    .readFile(path.join(path.resolve(dist), "pyodide.asm.wasm"))
-    .then(async (bytes) => ({ module: await WebAssembly.compile(bytes), size: bytes.byteLength }));
+  const compiled = readWhole(path.join(path.resolve(dist), "pyodide.asm.wasm")).then((bytes) => {
+    phase("wasm_read");
+    return WebAssembly.compile(bytes).then((module) => (phase("wasm_compiled"), { module, size: bytes.byteLength }));
+  });
   compiled.catch(() => {}); // awaited (or unused) later
   return compiled;
 }
@@ -260,8 +264,10 @@ async function make(opts) {
     blobs.push([offset, bytes]);
     offset += Math.ceil(bytes.byteLength / 16) * 16;
   };
-  add("memory", "", memory);
+  // The shared libraries first: a restorer instantiates the runtime and loads them while the
+  // memory image after them is still being decompressed.
   for (const d of dylibs) add("dylib", d.path, Module.FS.readFile(d.path));
+  add("memory", "", memory);
   for (const f of files) add("file", f, Module.FS.readFile(f));
   const header = {
     format: FORMAT,
@@ -305,51 +311,6 @@ async function make(opts) {
 
 // ----------------------------------------------------------------------------- booting
 
-// The container, decompressed as it is read (zlib works on the thread pool meanwhile) into one
-// buffer of its final size, so loadPyodide starts at once: it gets the memory section as soon as
-// the header is in (only its length is read before `createPyodideModule` returns), and
-// `createPyodideModule` waits for the rest after the runtime is compiled and instantiated.
-function openContainer(file) {
-  const compressed = fs.readFileSync(file);
-  const gzipped = compressed[0] === 0x1f && compressed[1] === 0x8b;
-  // A gzip member ends with its uncompressed size (mod 2**32; a container is far smaller).
-  const size = gzipped ? compressed.readUInt32LE(compressed.length - 4) : compressed.length;
-  if (size < 16 || size > 2 ** 31) throw new Error(`not an amphikernel snapshot (${size} bytes uncompressed)`);
-  const bytes = gzipped ? new Uint8Array(size) : new Uint8Array(compressed.buffer, compressed.byteOffset, size);
-  let filled = gzipped ? 0 : size;
-  let headerWaiter = null;
-  const header = new Promise((resolve, reject) => (headerWaiter = { resolve, reject }));
-  const complete = new Promise((resolve, reject) => {
-    const check = () => {
-      if (!headerWaiter || filled < 16) return;
-      try {
-        const parsed = parseHeader(bytes, filled);
-        if (parsed) headerWaiter.resolve(parsed), (headerWaiter = null);
-      } catch (error) {
-        headerWaiter.reject(error), (headerWaiter = null);
-      }
-    };
-    if (!gzipped) {
-      check();
-      resolve();
-      return;
-    }
-    const gunzip = createGunzip({ chunkSize: 1 << 20 });
-    gunzip.on("data", (chunk) => {
-      if (filled + chunk.length > size) return gunzip.destroy(new Error("the snapshot is longer than its gzip trailer says"));
-      bytes.set(chunk, filled);
-      filled += chunk.length;
-      check();
-    });
-    gunzip.on("error", reject);
-    gunzip.on("end", () => (filled === size ? resolve() : reject(new Error("the snapshot is truncated"))));
-    gunzip.end(compressed);
-  });
-  complete.catch((error) => headerWaiter?.reject(error));
-  header.catch(() => {});
-  return { header, complete };
-}
-
 // The same steps as web/src/worker/memory-snapshot.ts, for Node.
 async function restore(rt, container, compiled) {
   let Module = null;
@@ -363,24 +324,29 @@ async function restore(rt, container, compiled) {
     const hidden = parsed.header.jspi ? [] : ["Suspending", "Suspender", "promising"].filter((k) => k in WebAssembly);
     const saved = hidden.map((k) => [k, Object.getOwnPropertyDescriptor(WebAssembly, k)]);
     for (const k of hidden) delete WebAssembly[k];
-    // Every byte in before the runtime is instantiated (awaited in its wasm instantiation: the
-    // runtime's JavaScript set-up and the wasm compile overlap the gunzip): nothing may run
-    // between the runtime's creation and the libraries' loading (an await there let restored
-    // runtimes call a null function pointer: something else took the library's function table
-    // slots meanwhile).
-    const ready = container.complete.then(() => phase("container_complete"));
+    // The shared libraries' bytes in (they come first) before the runtime is instantiated
+    // (awaited in its wasm instantiation: the runtime's JavaScript set-up, the wasm compile and
+    // the instantiation overlap the rest of the gunzip): nothing may run between the runtime's
+    // creation and the libraries' loading (an await there let restored runtimes call a null
+    // function pointer: something else took the library's function table slots meanwhile).
+    // The memory image must be all in before this returns (loadPyodide restores it next).
+    const ready = container.dylibs.then(() => phase("dylibs_in"));
     const failed = new Promise((_, reject) => ready.catch(reject));
+    const unshare = shareSmallModules();
     try {
       const hooked = withCompiledWasm(settings, compiled, ready);
       if (!hooked) await ready;
       Module = await Promise.race([rt.createModule(hooked ?? settings), failed]);
+      phase("runtime_instantiated");
+      loadDylibs(Module, parsed);
     } finally {
+      unshare();
       WebAssembly.instantiate = instantiateWasm;
       for (const [k, d] of saved) Object.defineProperty(WebAssembly, k, d);
     }
-    phase("runtime_instantiated");
-    loadDylibs(Module, parsed);
     phase("dylibs");
+    await container.complete;
+    phase("container_complete");
     return Module;
   };
   const pyodide = await rt.loadPyodide({
@@ -467,8 +433,19 @@ async function boot(opts) {
   // A plain write: process.stdout would set up a stream first.
   fs.writeSync(
     1,
-    JSON.stringify({ snapshot: Boolean(opts.snapshot) && fallback === null, fallback, restored_ms: restored, ready_ms: ready, first_run_ms: firstRun, phases, frames: outputs }) + "\n",
+    JSON.stringify({
+      snapshot: Boolean(opts.snapshot) && fallback === null,
+      fallback,
+      cached: Boolean(container?.cached),
+      restored_ms: restored,
+      ready_ms: ready,
+      first_run_ms: firstRun,
+      phases,
+      frames: outputs,
+    }) + "\n",
   );
+  // After the answer: the decompressed container into the cache for the next boot.
+  if (container && fallback === null) await container.saveToCache();
   process.exit(0);
 }
 

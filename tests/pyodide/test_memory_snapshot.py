@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -53,7 +54,8 @@ def boot(dist: Path, *, snapshot: bool, file: Path | None = None, code: str = CO
     args = [node, str(SNAPSHOT_SCRIPT), "boot", "--dist", str(dist), "--code", code]
     if snapshot:
         args += ["--snapshot", str(file or dist / SNAPSHOT_FILE)]
-    proc = subprocess.run(args, capture_output=True, text=True, timeout=300, check=False)
+    env = {**os.environ, "AMPHI_SNAPSHOT_CACHE": "off"}  # the general path (the cache: test_snapshot_cache.py)
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=300, check=False, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return {**json.loads(proc.stdout), "stderr": proc.stderr}
 

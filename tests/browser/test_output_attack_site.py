@@ -9,7 +9,8 @@ There is no token or cookie on an exported site.  What an output must not get is
 itself: run script in it (``window.__pwned``), navigate the top page, or reach the kernel
 (the Web Worker: a command posted to it would run code in the reader's Pyodide, e.g. to read
 the notebook's files or act for the reader).  Every message the page posts to its worker is
-recorded by an init script; none may carry the attack's code.
+recorded by an init script; none may carry the attack's code (except the worker's start-up
+messages, ``preload`` and ``init``, whose options are the site's own published notebook).
 """
 
 from __future__ import annotations
@@ -36,7 +37,11 @@ window.__stolen = [];
     return String(v);
   };
   Worker.prototype.postMessage = function (message, ...rest) {
-    try { window.__workerPosts.push(text(message)); } catch (e) { window.__workerPosts.push("unreadable"); }
+    // "preload"/"init" carry the site's own workerOptions (the published notebook, the same for
+    // every reader): recorded without them.  Everything else is recorded whole.
+    const starts = message && (message.kind === "init" || message.kind === "preload");
+    const shown = starts ? { kind: message.kind } : message;
+    try { window.__workerPosts.push(text(shown)); } catch (e) { window.__workerPosts.push("unreadable"); }
     return post.call(this, message, ...rest);
   };
   addEventListener("message", (e) => { if (e.data && e.data.stolen) window.__stolen.push(JSON.stringify(e.data.stolen)); });

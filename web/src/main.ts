@@ -30,6 +30,14 @@ export interface PageConfig {
 /** A view's class: the notebook editor (edit) or the app view (run). */
 type ViewClass = new (session: Session, container: HTMLElement, retry: () => void) => { destroy(): void };
 
+declare global {
+  interface Window {
+    /** The kernel's worker, started by the page's inline script before this bundle loaded
+     * (it was sent `preload` with the page's `workerOptions`). */
+    __amphiEarlyWorker?: { worker: Worker; url: string };
+  }
+}
+
 function readConfig(): PageConfig {
   const node = document.getElementById("amphi-config");
   if (!node?.textContent) return {};
@@ -45,7 +53,18 @@ function makeTransport(config: PageConfig): Transport {
   if (config.transport === "worker") {
     if (!config.worker) throw new Error("amphi-config: transport 'worker' needs a 'worker' URL");
     const url = new URL(config.worker, location.href);
-    return new WorkerTransport({ worker: () => new Worker(url, { type: "module" }), init: config.workerOptions });
+    // The worker the page's inline script started (pyodide_host/export/page.py), once.
+    const early = window.__amphiEarlyWorker;
+    window.__amphiEarlyWorker = undefined;
+    const adopt = early && early.url === url.href ? early.worker : null;
+    if (early && !adopt) early.worker.terminate();
+    let first = adopt;
+    const worker = () => {
+      const made = first ?? new Worker(url, { type: "module" });
+      first = null;
+      return made;
+    };
+    return new WorkerTransport({ worker, init: config.workerOptions });
   }
   const url = new URL(config.ws ?? "/ws", location.href);
   url.protocol = url.protocol === "https:" ? "wss:" : "ws:";

@@ -16,6 +16,10 @@
 //       `input-request` by writing the UTF-8 text in chunks (stdin-channel.ts; up to
 //       STDIN_LIMIT bytes, a longer reply is refused with STDIN_TOO_LARGE), or STDIN_INTERRUPTED
 //       (interrupt while waiting), with `Atomics.notify`; no `input-reply` frame is sent.
+//   { kind: "preload", options }                  optional, before "init": start the downloads
+//       and Python's start-up for these options at once (a page creates its worker early, from
+//       an inline script, before its own scripts have loaded); an "init" with the same options
+//       then uses them, one with other options starts afresh.
 //   { kind: "frame", data }                       a msgpack frame (command or host request).
 //   { kind: "file", url, port }                   read a virtual file (`@file/...` URL); the
 //       worker answers on `port` with a FileReply (the page relays the service worker's
@@ -100,6 +104,7 @@ export interface WorkerNotebook {
 
 export type PageToWorker =
   | { kind: "init"; options: WorkerInitOptions; interruptBuffer: Int32Array | null; stdinBuffer?: SharedArrayBuffer | null }
+  | { kind: "preload"; options: WorkerInitOptions }
   | { kind: "frame"; data: Uint8Array }
   | { kind: "file"; url: string; port: MessagePort };
 

@@ -215,10 +215,12 @@ export function restoreOptions(
       let module: EmscriptenModule;
       try {
         module = await (await createModule)(settings);
+        performance.mark("amphi:module-created");
       } finally {
         for (const [k, d] of saved) if (d) Object.defineProperty(WebAssembly, k, d);
       }
       await snapshot.complete; // the memory image and the libraries are all in now
+      performance.mark("amphi:complete");
       loadDylibs(module, container); // ../../../pyodide_host/node/snapshot-restore.mjs
       onRestored(module, container);
       return module;
@@ -249,6 +251,7 @@ export async function loadPyodideFast<P>(
       const { module, container } = restored;
       if (!module || !container) throw new Error("the runtime was not created");
       finishRestore(pyodide as unknown as RestoredPyodide, module, container);
+      performance.mark("amphi:finish-restore");
       console.info("amphikernel worker: Python restored from the memory snapshot");
       return { pyodide, restored: true };
     } catch (error) {

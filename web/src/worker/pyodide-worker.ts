@@ -6,9 +6,15 @@
 // Everything is fetched from the site: `pyodideIndexURL` (default ./pyodide/ next to this
 // script) holds pyodide.mjs, the wasm, the stdlib and the wheels; micropip's first index is the
 // site's own PEP 503 `simple/`.  Nothing comes from a CDN.
+//
+// A page may send `preload` before `init` (its inline script starts this worker while the page's
+// own scripts load): the downloads and Python's start-up (`prepare`) begin then.  User-timing
+// marks `amphi:boot`, `amphi:module-created`, `amphi:complete` (snapshot inflated),
+// `amphi:finish-restore`, `amphi:python-loaded`, `amphi:ready` are left for profiles.
 import { decode, encode } from "@msgpack/msgpack";
 import { readStdinReply } from "../transport/stdin-channel";
 import { type CreateModule, fetchSnapshot, loadPyodideFast } from "./memory-snapshot";
+import { prefetch } from "./prefetch";
 import {
   type FileReply,
   type PageToWorker,
@@ -202,17 +208,28 @@ function snapshotOf(notebook: WorkerNotebook | null, mode: string, semantics: st
   };
 }
 
-async function boot(init: Extract<PageToWorker, { kind: "init" }>): Promise<void> {
-  const options: WorkerInitOptions = init.options ?? {};
+/** What `prepare` starts: downloads and Python's start-up, before (or without) the page's `init`. */
+interface Prepared {
+  key: string;
+  pythonLoad: Promise<{ pyodide: Pyodide; restored: boolean }>;
+  imports: Promise<Record<string, string>>;
+  notebookLoad: Promise<LoadedNotebook>;
+  outputsLoad: Promise<Uint8Array | null>;
+  sourceLoad: Promise<string | null>;
+}
+
+/**
+ * Start the big downloads and Python itself for `options` (everything that needs neither the
+ * page's buffers nor a way to talk to it): on `preload`, else on `init`.
+ */
+function prepare(options: WorkerInitOptions): Prepared {
+  performance.mark("amphi:boot");
   const resolve = (url: string) => new URL(url, scope.location.href).toString();
   let indexURL = resolve(options.pyodideIndexURL ?? "./pyodide/");
   if (!indexURL.endsWith("/")) indexURL += "/";
-  const mode = options.mode === "run" ? "run" : "edit";
-  const wantSnapshot = options.snapshot !== false;
-  interruptBuffer = init.interruptBuffer ?? null;
-
-  progress("Loading the Python runtime", 0.02);
-  // Start the big downloads first; the notebook and its outputs come meanwhile.
+  // The runtime's wasm and standard library are requested now, beside the runtime's scripts
+  // and the snapshot, not only once loadPyodide has started (./prefetch.ts).
+  prefetch([`${indexURL}pyodide.asm.wasm`, `${indexURL}python_stdlib.zip`]);
   const runtime = import(/* webpackIgnore: true */ `${indexURL}pyodide.mjs`) as Promise<{
     loadPyodide(config: Record<string, unknown>): Promise<Pyodide>;
     version?: string;
@@ -220,17 +237,34 @@ async function boot(init: Extract<PageToWorker, { kind: "init" }>): Promise<void
   // The site's memory snapshot (./memory-snapshot.ts), checked against the runtime.
   const memorySnapshot =
     options.memorySnapshot === false ? Promise.resolve(null) : fetchSnapshot(indexURL, runtime.then((r) => r.version ?? null, () => null));
-  // Python starts at once (the runtime's wasm and stdlib download while the snapshot does);
-  // the notebook and its outputs come meanwhile.
+  // Python starts at once (the runtime's wasm and stdlib download while the snapshot does).
   const createModule = (import(/* webpackIgnore: true */ `${indexURL}pyodide.asm.mjs`) as Promise<{ default: CreateModule }>).then((m) => m.default);
   createModule.catch(() => {}); // awaited (and reported) by whichever boot uses it
   const config = { indexURL, stdout: (line: string) => console.log(line), stderr: (line: string) => console.warn(line) };
   const pythonLoad = runtime.then(({ loadPyodide }) => loadPyodideFast(loadPyodide, config, memorySnapshot, createModule));
-  pythonLoad.catch(() => {}); // awaited below
+  pythonLoad.catch(() => {}); // awaited by boot
   const imports = importMap(indexURL);
   const notebookLoad = loadNotebook(options, resolve);
+  notebookLoad.catch(() => {});
   const outputsLoad = loadOutputs(options, resolve);
   const sourceLoad = loadSource(options, resolve);
+  return { key: JSON.stringify(options), pythonLoad, imports, notebookLoad, outputsLoad, sourceLoad };
+}
+
+let prepared: Prepared | null = null;
+
+async function boot(init: Extract<PageToWorker, { kind: "init" }>): Promise<void> {
+  const options: WorkerInitOptions = init.options ?? {};
+  const resolve = (url: string) => new URL(url, scope.location.href).toString();
+  const mode = options.mode === "run" ? "run" : "edit";
+  const wantSnapshot = options.snapshot !== false;
+  interruptBuffer = init.interruptBuffer ?? null;
+
+  progress("Loading the Python runtime", 0.02);
+  // Started by a `preload` with the same options, else now.
+  const ready = prepared?.key === JSON.stringify(options) ? prepared : prepare(options);
+  prepared = null;
+  const { pythonLoad, imports, notebookLoad, outputsLoad, sourceLoad } = ready;
 
   let loaded = await notebookLoad;
   // While Python loads: the notebook and the outputs it was exported with.
@@ -243,6 +277,7 @@ async function boot(init: Extract<PageToWorker, { kind: "init" }>): Promise<void
 
   progress("Starting Python", 0.3);
   const { pyodide } = await pythonLoad;
+  performance.mark("amphi:python-loaded");
   progress("Loading the kernel's packages", 0.75);
   if (interruptBuffer) pyodide.setInterruptBuffer(interruptBuffer);
   const quiet = { messageCallback: () => {}, errorCallback: (m: string) => console.warn(m) };
@@ -283,6 +318,7 @@ async function boot(init: Extract<PageToWorker, { kind: "init" }>): Promise<void
   }
 
   post({ kind: "ready" });
+  performance.mark("amphi:ready");
   if (wantSnapshot) sendMessage(snapshotOf(notebook, mode, options.semantics));
   const task: PyProxy = session.start();
   if (task && typeof task.destroy === "function") task.destroy();
@@ -305,6 +341,10 @@ let started = false;
 scope.onmessage = (event: MessageEvent<PageToWorker>) => {
   const message = event.data;
   switch (message.kind) {
+    case "preload":
+      if (started || prepared) return;
+      prepared = prepare(message.options ?? {});
+      return;
     case "init":
       if (started) return;
       started = true;

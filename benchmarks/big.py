@@ -22,7 +22,8 @@ Figures (medians, each beside its floor or target):
   typing latency while outputs stream.
 
 ``python -m benchmarks big``; ``AMPHI_BIG_BROWSER=0 python -m benchmarks big`` leaves out the
-Chromium figures (subprocess, in-process and Node figures only).
+Chromium figures (subprocess, in-process and Node figures only); ``AMPHI_BIG_BROWSER=only``
+gives the Chromium figures alone.
 """
 
 from __future__ import annotations
@@ -216,6 +217,9 @@ def _pyodide_run_all() -> list[Figure] | str:
 
 
 def main() -> None:
+    if os.environ.get("AMPHI_BIG_BROWSER") == "only":
+        _browser_figures()
+        return
     cells = generate()
     with tempfile.TemporaryDirectory(prefix="amphi-big-") as tmp:
         path = Path(tmp) / "big.py"
@@ -260,6 +264,10 @@ def main() -> None:
         print_figures("big notebook, Pyodide under Node", node)
     if os.environ.get("AMPHI_BIG_BROWSER", "1") == "0":
         return
+    _browser_figures()
+
+
+def _browser_figures() -> None:
     try:
         from benchmarks import big_browser
     except ImportError:

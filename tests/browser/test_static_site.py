@@ -54,7 +54,7 @@ def app_cell(page: Page, name: str) -> object:
 
 
 def edit_cell(page: Page, index: int):  # type: ignore[no-untyped-def]
-    return page.locator("main.cells > section.cell").nth(index)
+    return page.locator("main.cells section.cell").nth(index)
 
 
 def run_edit_cell(page: Page, index: int) -> None:
@@ -351,7 +351,7 @@ def test_the_worker_can_load_the_notebook_from_a_url(tools_site: Path, static_se
     outside = guard_network(page)
     page.goto(server.url + "from-url.html")
     wait_idle(page)
-    expect(page.locator("main.cells > section.cell")).to_have_count(len(TOOLS) + 1)
+    expect(page.locator("main.cells section.cell")).to_have_count(len(TOOLS) + 1)
     expect(edit_cell(page, TOOLS["missing"]).locator(".cm-content")).to_contain_text("import amphi_no_such_package")
     run_edit_cell(page, TOOLS["http"])
     expect(edit_cell(page, TOOLS["http"]).locator(".outputs .output").last).to_contain_text("from-python", timeout=60_000)

@@ -30,7 +30,7 @@ def wait_idle(page: Page, timeout: float = TIMEOUT) -> None:
 
 
 def cells(page: Page) -> Locator:
-    return page.locator("main.cells > section.cell")
+    return page.locator("main.cells section.cell")
 
 
 def cell(page: Page, index: int) -> Locator:

@@ -34,7 +34,7 @@ def test_big_notebook_makes_editors_lazily_and_runs(page: Page, serve) -> None:
     page.evaluate("window.scrollTo(0, 0)")
     static = cell(page, target).locator(".cell-code-static")
     if static.count():
-        page.evaluate("(i) => document.querySelectorAll('main.cells > section.cell')[i].scrollIntoView()", target)
+        page.evaluate("(i) => document.querySelectorAll('main.cells section.cell')[i].scrollIntoView()", target)
     expect(cell(page, target).locator(".cm-content")).to_have_count(1)
     cell(page, target).locator(".cm-content").click()
     page.keyboard.press("ControlOrMeta+End")

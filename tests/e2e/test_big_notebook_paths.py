@@ -16,7 +16,7 @@ from tests.e2e.helpers import cell, cells, open_notebook
 CELLS = 90
 
 ACTIVE = """() => {
-  const all = [...document.querySelectorAll("main.cells > section.cell")];
+  const all = [...document.querySelectorAll("main.cells section.cell")];
   return {
     active: all.flatMap((c, i) => (c.classList.contains("active") ? [i] : [])),
     focusable: all.flatMap((c, i) => (c.tabIndex === 0 ? [i] : [])),

@@ -89,7 +89,7 @@ def test_a_file_changed_on_disk_offers_reload_and_overwrite(tmp_path: Path, page
         # Reload: the cell shows the file's code, the banner goes.
         banner.locator("button[data-action=reload]").click()
         expect(banner).to_be_hidden(timeout=TIMEOUT)
-        expect(page.locator("main.cells > section.cell").first.locator(".cm-content")).to_contain_text(
+        expect(page.locator("main.cells section.cell").first.locator(".cm-content")).to_contain_text(
             "from the other program", timeout=TIMEOUT)
 
         # Changed again: Overwrite writes the page's cells over it.

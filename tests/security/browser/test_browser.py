@@ -58,7 +58,7 @@ def run_attack(page: Page, server: object, marker: Path, view: str) -> None:
     if view == "edit":
         open_notebook(page, server)  # type: ignore[arg-type]
         page.keyboard.press("Escape")
-        page.locator("main.cells > section.cell").nth(0).locator(".cm-content").click()
+        page.locator("main.cells section.cell").nth(0).locator(".cm-content").click()
         page.keyboard.press("Control+Enter")
     else:
         open_app(page, server)  # type: ignore[arg-type]

@@ -9,11 +9,14 @@
 // (run-and-advance, reveal a line).  Small notebooks create every
 // editor at once, as before.
 //
-// Which cells are near: the list's cells have `content-visibility: auto` (styles.css), so the
-// browser already tracks which of them it renders; the scheduler follows that through the
-// `contentvisibilityautostatechange` event instead of a second IntersectionObserver over
-// every cell (an observer with ~1,000 targets recomputes every one of them in each frame
-// while outputs stream: measured 5-20 ms a frame here).  Without that event (older
+// Which cells are near: the list's cells are in groups of ~40 (views/notebook.ts) and each
+// group has `content-visibility: auto` (styles.css), so the browser already tracks which
+// groups it renders; the scheduler follows that through the
+// `contentvisibilityautostatechange` event on the groups instead of a second
+// IntersectionObserver over every cell (an observer with ~1,000 targets recomputes every one
+// of them in each frame while outputs stream: measured 5-20 ms a frame here; the browser's
+// own tracking of 1,000 `content-visibility: auto` cells cost 1.2-1.7 ms a frame, hence the
+// groups).  Without that event (older
 // browsers) an IntersectionObserver with a 1200px margin does the same job.
 //
 // Cells that come near are not built at once: they are queued and built after the next
@@ -46,27 +49,25 @@ export class EditorScheduler {
   private readonly ready = new Map<Element, () => void>();
   private pumping = false;
   private disposed = false;
-  /** The list whose `content-visibility: auto` children are watched through CV_EVENT. */
+  /** The list whose `content-visibility: auto` children (groups of cells) are watched
+   * through CV_EVENT, and those of them the browser renders now. */
   private list: HTMLElement | null = null;
+  private readonly rendered = new WeakSet<Element>();
   private lastKey = -Infinity;
   private readonly onKey = (): void => {
     this.lastKey = performance.now();
   };
   private readonly onVisibility = (event: Event): void => {
-    const target = event.target as Element;
+    const group = event.target as Element;
+    if (group.parentElement !== this.list) return;
     if ((event as Event & { skipped?: boolean }).skipped) {
-      // Left the rendered range before its turn: wait for it to come back.
-      const create = this.ready.get(target);
-      if (create) {
-        this.ready.delete(target);
-        this.pending.set(target, create);
-      }
+      // Left the rendered range before their turn: wait for them to come back.
+      this.rendered.delete(group);
+      for (const cell of group.children) this.wait(cell);
       return;
     }
-    const create = this.pending.get(target);
-    if (!create) return;
-    this.pending.delete(target);
-    this.ready.set(target, create);
+    this.rendered.add(group);
+    for (const cell of group.children) this.promote(cell);
     this.schedule();
   };
 
@@ -75,9 +76,11 @@ export class EditorScheduler {
   }
 
   /**
-   * Watch the direct children of `list` (which must have `content-visibility: auto`) through
-   * the browser's skipping instead of an IntersectionObserver, where the browser has the
-   * event.  Call before watching them.  Returns whether the event is used.
+   * Watch the cells in the direct children of `list` (groups of cells, which must have
+   * `content-visibility: auto`) through the browser's skipping instead of an
+   * IntersectionObserver, where the browser has the event.  Call before watching them, and
+   * call placed() whenever a watched cell is put into a group.  Returns whether the event is
+   * used.
    */
   followContentVisibility(list: HTMLElement): boolean {
     if (this.list) return true;
@@ -92,6 +95,7 @@ export class EditorScheduler {
   watch(target: Element, create: () => void): void {
     if (this.list) {
       this.pending.set(target, create);
+      this.placed(target);
       return;
     }
     if (!this.observer && typeof IntersectionObserver === "function") {
@@ -110,6 +114,32 @@ export class EditorScheduler {
     if (this.pending.delete(target)) this.observer?.unobserve(target);
     this.ready.set(target, create);
     this.schedule();
+  }
+
+  /** `target` (a watched cell) was put into a group: it is near if that group is rendered. */
+  placed(target: Element): void {
+    if (!this.list) return;
+    const group = target.parentElement;
+    if (group && this.rendered.has(group)) {
+      this.promote(target);
+      this.schedule();
+    } else {
+      this.wait(target);
+    }
+  }
+
+  private promote(cell: Element): void {
+    const create = this.pending.get(cell);
+    if (!create) return;
+    this.pending.delete(cell);
+    this.ready.set(cell, create);
+  }
+
+  private wait(cell: Element): void {
+    const create = this.ready.get(cell);
+    if (!create) return;
+    this.ready.delete(cell);
+    this.pending.set(cell, create);
   }
 
   /** Stop watching `target` (its editor was made another way, or the cell is gone). */

@@ -39,6 +39,17 @@ function cellShell(): HTMLElement {
   return shellTemplate.cloneNode(true) as HTMLElement;
 }
 
+/** Cells per group on a first load, and the most a group holds before it is split: the
+ * list's children are groups of cells, and in a big notebook each group (not each cell) has
+ * `content-visibility: auto` (styles.css): the browser tracks ~25 groups instead of ~1,000
+ * cells in every frame (intersection, hit testing, paint layers). */
+export const GROUP_SIZE = 40;
+export const GROUP_MAX = 64;
+
+function cellGroup(): HTMLElement {
+  return el("div", { class: "cell-group" });
+}
+
 class CellView {
   readonly el: HTMLElement;
   private readonly statusChip: HTMLElement;
@@ -478,6 +489,7 @@ export class NotebookView {
     // A first load (an empty list): every cell shell is built off-document and inserted at
     // once, one mutation of the page instead of one per cell.
     const batch = this.list.firstElementChild === null ? document.createDocumentFragment() : null;
+    let group: HTMLElement | null = null;
     let previous: Element | null = null;
     cells.forEach((cell, index) => {
       let view = this.views.get(cell.id);
@@ -489,16 +501,64 @@ export class NotebookView {
       }
       view.updateName(index);
       if (batch) {
-        batch.appendChild(view.el);
+        if (!group || group.childElementCount >= GROUP_SIZE) {
+          group = cellGroup();
+          batch.appendChild(group);
+        }
+        group.appendChild(view.el);
         return;
       }
-      const at: Element | null = previous ? previous.nextElementSibling : this.list.firstElementChild;
-      if (at !== view.el) this.list.insertBefore(view.el, at);
+      this.place(view.el, previous);
       previous = view.el;
     });
     if (batch) this.list.appendChild(batch);
+    else this.rebalance();
     if (!this.activeId || !keep.has(this.activeId)) this.setActive(cells[0]?.id ?? null, false);
     else this.setActive(this.activeId, false);
+  }
+
+  /** Put a cell right after `previous` (the first cell: at the start of the first group),
+   * leaving it where it is if it is there already (also as the first cell of the next group). */
+  private place(cell: HTMLElement, previous: Element | null): void {
+    let group: Element | null;
+    let at: Element | null;
+    if (previous) {
+      group = previous.parentElement;
+      at = previous.nextElementSibling;
+      if (at === null && cell === group?.nextElementSibling?.firstElementChild) return;
+    } else {
+      group = this.list.firstElementChild;
+      if (!group) {
+        group = cellGroup();
+        this.list.appendChild(group);
+      }
+      at = group.firstElementChild;
+    }
+    if (at === cell || !group) return;
+    group.insertBefore(cell, at);
+    this.editors.placed(cell);
+  }
+
+  /** Remove empty groups and split those grown past GROUP_MAX cells into groups of about
+   * GROUP_SIZE (the cells keep their order). */
+  private rebalance(): void {
+    for (const group of [...this.list.children]) {
+      const count = group.childElementCount;
+      if (count === 0) {
+        group.remove();
+      } else if (count > GROUP_MAX) {
+        const rest = group.nextElementSibling;
+        const parts = Math.ceil(count / GROUP_SIZE);
+        const size = Math.ceil(count / parts);
+        const moved = [...group.children].slice(size);
+        for (let i = 0; i < moved.length; i += size) {
+          const part = cellGroup();
+          part.append(...moved.slice(i, i + size));
+          this.list.insertBefore(part, rest);
+          for (const cell of part.children) this.editors.placed(cell);
+        }
+      }
+    }
   }
 
   private updateSaved(): void {
